@@ -1,0 +1,1 @@
+"""Model adapters: one protocol (:mod:`harness.models.base`), a transformers backend."""

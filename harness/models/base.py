@@ -1,0 +1,178 @@
+"""The model-adapter protocol: typed requests and results, one interface for every backend.
+
+Conventions shared by all methods:
+
+* **Sites.** Residual-stream sites are numbered like transformers' ``hidden_states``:
+  site 0 is the embedding output (the input of the first block), site ``l`` (1..L) is the
+  output of block ``l``, *before* the final norm.
+* **Positions** index each example's own (unpadded) tokens; negative positions count from
+  that example's end (``-1`` = its last token). Padding never shifts them.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+class UnsupportedCapability(NotImplementedError):
+    """The adapter cannot do this (e.g. hidden states of an API model)."""
+
+
+# --- Requests and results ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """log p(continuation | context); tokenised as lm-eval does (context+continuation together)."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    logprob: float
+    is_greedy: bool
+    token_logprobs: tuple[float, ...] = ()
+    tokens: tuple[int, ...] = ()  # continuation token ids
+
+
+@dataclass(frozen=True)
+class RollingRequest:
+    """Log-likelihood of a whole text (perplexity-style), in disjoint max-length windows."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    max_new_tokens: int = 64
+    stop: tuple[str, ...] = ()
+    do_sample: bool = False  # False: greedy
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None  # sampling seed (per request)
+    decoding: str | None = None  # a registered strategy: "activation,alpha=0.5,info_layer=16"
+
+    def settings_key(self) -> tuple:
+        """Requests with equal keys are generated in the same batches."""
+        return (self.max_new_tokens, self.do_sample, self.temperature, self.top_p, self.seed, self.decoding)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str  # the continuation, cut before the first stop sequence
+    finish_reason: str  # "stop" (a stop sequence), "eos", or "length"
+    n_tokens: int
+
+
+@dataclass
+class Intervention:
+    """Edit the residual stream at ``site`` and per-example ``positions`` during a forward.
+
+    ``fn`` receives the stacked states at those positions, shape (B, d) for one position per
+    example or (B, k, d) for k each, and returns replacements of the same shape. Gradients
+    flow through ``fn`` (for trainable interventions).
+    """
+
+    site: int
+    positions: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor
+    fn: Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class ForwardOutput:
+    """Logits and (optionally) residual-stream states of one batch, right-padded."""
+
+    logits: torch.Tensor  # (B, T, V)
+    attention_mask: torch.Tensor  # (B, T)
+    lengths: list[int]
+    states: dict[int, torch.Tensor] = field(default_factory=dict)  # site -> (B, T, d), pre-final-norm
+
+    def at(self, positions: Sequence[int]) -> torch.Tensor:
+        """Logits at one position per example (negative = from that example's end)."""
+        import torch
+
+        idx = torch.tensor([p if p >= 0 else n + p for p, n in zip(positions, self.lengths)], device=self.logits.device)
+        return self.logits[torch.arange(len(idx), device=idx.device), idx]
+
+
+class NextTokenRule(Protocol):
+    """A custom decoding rule: turns the model's next-token logits into scores.
+
+    ``start`` sees the prompt batch once (with per-site states when ``needs_states``); ``scores``
+    is called every step with the step's logits (B, V) and states {site: (B, 1, d)}; the argmax
+    (or a sample) of the returned scores is the next token. ``-inf`` excludes a token.
+    """
+
+    needs_states: bool
+
+    def start(self, adapter: ModelAdapter, prompt: ForwardOutput) -> None: ...
+
+    def scores(self, logits: torch.Tensor, states: dict[int, torch.Tensor], step: int) -> torch.Tensor: ...
+
+
+class WeightEditor(Protocol):
+    """A weight-editing method (ROME/MEMIT style) usable through :meth:`ModelAdapter.weight_edits`."""
+
+    def apply(self, adapter: ModelAdapter, edits: Sequence[Any]) -> None:
+        """Edit the adapter's weights in place for all ``edits`` at once."""
+
+
+# --- The adapter --------------------------------------------------------------------------
+
+
+class ModelAdapter(abc.ABC):
+    """What benchmarks may ask of a model. Backends implement what they can; the rest raise
+    :class:`UnsupportedCapability`."""
+
+    name: str = "model"
+
+    @abc.abstractmethod
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[float]:
+        raise UnsupportedCapability(f"{type(self).__name__} has no loglikelihood_rolling")
+
+    @abc.abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]: ...
+
+    @abc.abstractmethod
+    def fingerprint(self) -> str:
+        """A stable hash of everything that changes outputs (weights, tokenizer, dtype)."""
+
+    # White-box capabilities (transformers backend).
+    def forward(self, texts: Sequence[str], sites: Sequence[int] = (), interventions: Sequence[Intervention] = (), grad: bool = False) -> ForwardOutput:
+        raise UnsupportedCapability(f"{type(self).__name__} has no white-box forward")
+
+    def hidden_states(self, texts: Sequence[str], sites: Sequence[int], positions: Sequence[int] | None = None) -> dict[int, torch.Tensor]:
+        """Residual stream at ``sites``: (B, T, d) each, or (B, d) at one position per example."""
+        out = self.forward(texts, sites=sites)
+        if positions is None:
+            return out.states
+        import torch
+
+        idx = torch.tensor([p if p >= 0 else n + p for p, n in zip(positions, out.lengths)])
+        rows = torch.arange(len(idx))
+        return {s: h[rows, idx] for s, h in out.states.items()}
+
+    def run_with_interventions(self, texts: Sequence[str], interventions: Sequence[Intervention], sites: Sequence[int] = (), grad: bool = True) -> ForwardOutput:
+        """A forward pass with ``interventions`` applied; hooks are always removed afterwards."""
+        return self.forward(texts, sites=sites, interventions=interventions, grad=grad)
+
+    @contextlib.contextmanager
+    def weight_edits(self, editor: WeightEditor, edits: Sequence[Any]) -> Iterator[None]:
+        """Apply ``editor``'s edits for the duration of the block, then restore the weights."""
+        raise UnsupportedCapability(f"{type(self).__name__} cannot edit weights")
+        yield  # pragma: no cover
+
+    @property
+    def num_layers(self) -> int:
+        raise UnsupportedCapability(f"{type(self).__name__} exposes no layers")

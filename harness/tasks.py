@@ -1,0 +1,190 @@
+"""Task configs: YAML files that name a benchmark and its arguments.
+
+A task file holds one mapping::
+
+    task: causalgym_agr_sv_num          # unique name (defaults to the file's stem)
+    benchmark: causalgym                # a registered benchmark
+    description: Subject-verb number agreement
+    args: {task_name: agr_sv_num, split: dev, limit: 20}
+
+A suite file groups tasks: ``suite: default`` and ``tasks: [a, b, c]``. Files are searched in
+the built-in ``tasks/`` folder, in plugins' task paths and in every ``--include-path``;
+a later folder overrides an earlier one's task of the same name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+TASK_KEYS = {"task", "benchmark", "description", "args", "tags"}
+SUITE_KEYS = {"suite", "tasks", "description"}
+
+
+class TaskConfigError(ValueError):
+    """A task or suite file is malformed; the message names the file, line and field."""
+
+
+@dataclass
+class TaskConfig:
+    name: str
+    benchmark: str
+    description: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    path: Path | None = None
+    lines: dict[str, int] = field(default_factory=dict)  # key -> 1-based line in ``path``
+
+    def where(self, key: str | None = None) -> str:
+        line = self.lines.get(key or "", self.lines.get("", 1))
+        return f"{self.path}:{line}" if self.path else f"<task {self.name}>"
+
+
+@dataclass
+class SuiteConfig:
+    name: str
+    tasks: list[str]
+    description: str = ""
+    path: Path | None = None
+
+
+def builtin_task_dir() -> Path:
+    import tasks as tasks_package  # the top-level data package shipped with the harness
+
+    return Path(tasks_package.__file__).parent
+
+
+def _key_lines(node: yaml.Node) -> dict[str, int]:
+    lines = {"": node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            lines[str(key_node.value)] = key_node.start_mark.line + 1
+            if isinstance(value_node, yaml.MappingNode) and key_node.value == "args":
+                for k2, _ in value_node.value:
+                    lines[f"args.{k2.value}"] = k2.start_mark.line + 1
+    return lines
+
+
+def parse_file(path: Path) -> TaskConfig | SuiteConfig:
+    """Parse one YAML file into a task or a suite, or raise :class:`TaskConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as err:
+        raise TaskConfigError(f"{path}: not UTF-8 text ({err})") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise TaskConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+    if not isinstance(data, dict):
+        raise TaskConfigError(f"{path}:1: expected a mapping with 'task' and 'benchmark' (or 'suite' and 'tasks'), got {type(data).__name__}")
+    lines = _key_lines(node)
+    if "suite" in data:
+        unknown = set(data) - SUITE_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise TaskConfigError(f"{path}:{lines.get(key, 1)}: unknown field {key!r} in suite (expected {sorted(SUITE_KEYS)})")
+        names = data.get("tasks")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise TaskConfigError(f"{path}:{lines.get('tasks', 1)}: field 'tasks' must be a non-empty list of task names")
+        return SuiteConfig(name=str(data["suite"]), tasks=names, description=str(data.get("description", "")), path=path)
+    unknown = set(data) - TASK_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise TaskConfigError(f"{path}:{lines.get(key, 1)}: unknown field {key!r} (expected one of {sorted(TASK_KEYS)})")
+    if not isinstance(data.get("benchmark"), str) or not data["benchmark"]:
+        raise TaskConfigError(f"{path}:{lines.get('benchmark', 1)}: field 'benchmark' is required and must name a benchmark plugin")
+    args = data.get("args") or {}
+    if not isinstance(args, dict):
+        raise TaskConfigError(f"{path}:{lines.get('args', 1)}: field 'args' must be a mapping of argument names to values")
+    tags = data.get("tags") or []
+    if not isinstance(tags, list):
+        raise TaskConfigError(f"{path}:{lines.get('tags', 1)}: field 'tags' must be a list")
+    return TaskConfig(
+        name=str(data.get("task") or path.stem),
+        benchmark=data["benchmark"],
+        description=str(data.get("description", "")),
+        args=args,
+        tags=[str(t) for t in tags],
+        path=path,
+        lines=lines,
+    )
+
+
+@dataclass
+class TaskIndex:
+    """All tasks and suites found on the search path."""
+
+    tasks: dict[str, TaskConfig] = field(default_factory=dict)
+    suites: dict[str, SuiteConfig] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # malformed files (reported, not fatal for listing)
+
+    @classmethod
+    def scan(cls, folders: Iterable[Path]) -> TaskIndex:
+        index = cls()
+        for folder in folders:
+            folder = Path(folder)
+            if not folder.exists():
+                index.errors.append(f"{folder}: include path does not exist")
+                continue
+            files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml"))
+            for path in files:
+                try:
+                    cfg = parse_file(path)
+                except TaskConfigError as err:
+                    index.errors.append(str(err))
+                    continue
+                (index.suites if isinstance(cfg, SuiteConfig) else index.tasks)[cfg.name] = cfg
+        return index
+
+    def expand(self, names: Iterable[str]) -> list[TaskConfig]:
+        """Resolve task and suite names (suites recursively) to task configs, in order."""
+        out: list[TaskConfig] = []
+        seen: set[str] = set()
+
+        def visit(name: str, trail: tuple[str, ...]) -> None:
+            if name in self.suites:
+                if name in trail:
+                    raise TaskConfigError(f"suite {name!r} includes itself ({' -> '.join(trail + (name,))})")
+                for sub in self.suites[name].tasks:
+                    visit(sub, trail + (name,))
+            elif name in self.tasks:
+                if name not in seen:
+                    seen.add(name)
+                    out.append(self.tasks[name])
+            else:
+                close = sorted(n for n in list(self.tasks) + list(self.suites) if name.split("_")[0] in n)[:8]
+                hint = f"; similar: {', '.join(close)}" if close else ""
+                where = f" (in suite {trail[-1]!r}, {self.suites[trail[-1]].path})" if trail else ""
+                raise TaskConfigError(f"unknown task {name!r}{where}{hint}; `harness list` shows the available tasks")
+
+        for name in names:
+            visit(name, ())
+        return out
+
+
+def instantiate(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] | None = None) -> Any:
+    """Build the benchmark from the task's args; unknown/missing args name the YAML line."""
+    args = {**cfg.args, **(overrides or {})}
+    sig = inspect.signature(benchmark_cls.__init__)
+    params = {n: p for n, p in sig.parameters.items() if n != "self"}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if not takes_any:
+        for key in args:
+            if key not in params:
+                raise TaskConfigError(
+                    f"{cfg.where('args.' + key)}: task {cfg.name!r}: unknown argument {key!r} for benchmark "
+                    f"{cfg.benchmark!r} (accepted: {', '.join(sorted(params)) or 'none'})"
+                )
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in args]
+    if missing:
+        raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: missing required argument(s) {missing} for benchmark {cfg.benchmark!r}")
+    try:
+        return benchmark_cls(**args)
+    except (TypeError, ValueError) as err:
+        raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: invalid arguments for benchmark {cfg.benchmark!r}: {err}") from err
