@@ -58,12 +58,12 @@ class GenerationRequest:
     do_sample: bool = False  # False: greedy
     temperature: float = 1.0
     top_p: float = 1.0
-    seed: int | None = None  # sampling seed (per request)
+    seed: int | None = None  # sampling seed, per request (its own generator, so batching keeps it)
     decoding: str | None = None  # a registered strategy: "activation,alpha=0.5,info_layer=16"
 
     def settings_key(self) -> tuple:
         """Requests with equal keys are generated in the same batches."""
-        return (self.max_new_tokens, self.do_sample, self.temperature, self.top_p, self.seed, self.decoding)
+        return (self.max_new_tokens, self.do_sample, self.temperature, self.top_p, self.decoding)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""Batch sizes: ``auto`` probing on accelerators, and halving on out-of-memory errors.
+
+:func:`run_batched` walks an ordered list of work items in batches; when a batch raises an
+out-of-memory error, the batch size is halved and the *same* items are retried, so no item is
+lost or computed twice. Only successful batches contribute results.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.models.hf import HFAdapter
+
+log = logging.getLogger("harness.models")
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: On a CPU, memory is not what limits a batch and larger batches stop paying off early.
+CPU_AUTO_BATCH = 16
+
+
+def is_oom(err: BaseException) -> bool:
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return True
+    msg = str(err).lower()
+    return isinstance(err, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class BatchSizer:
+    """The adapter's current batch size; ``auto`` is resolved on first use and shrinks on OOM."""
+
+    def __init__(self, adapter: HFAdapter, batch_size: int | str, max_batch_size: int):
+        self.adapter = adapter
+        self.requested = batch_size
+        self.max_batch_size = int(max_batch_size)
+        if batch_size != "auto":
+            try:
+                self._size: int | None = int(batch_size)
+            except ValueError:
+                raise ValueError(f"batch_size={batch_size!r}: expected a positive integer or 'auto'") from None
+            if self._size < 1:
+                raise ValueError(f"batch_size={batch_size!r}: expected a positive integer or 'auto'")
+        else:
+            self._size = None
+
+    def size(self, longest: int = 0) -> int:
+        if self._size is None:
+            self._size = self._probe(longest or min(self.adapter.max_length, 2048))
+        return self._size
+
+    def shrink(self) -> int:
+        if self._size is None or self._size <= 1:
+            raise RuntimeError("out of memory at batch size 1")
+        self._size = max(1, self._size // 2)
+        log.warning("out of memory: batch size halved to %d", self._size)
+        return self._size
+
+    def _probe(self, length: int) -> int:
+        """Largest power-of-two batch (≤ max) whose forward at ``length`` tokens fits."""
+        if self.adapter.device.type == "cpu":
+            return min(CPU_AUTO_BATCH, self.max_batch_size)
+        size = self.max_batch_size
+        while size >= 1:
+            try:
+                ids = torch.full((size, length), self.adapter.tokenizer.pad_token_id, device=self.adapter.device)
+                with torch.no_grad():
+                    self.adapter.model(input_ids=ids, use_cache=False)
+                del ids
+                free_memory()
+                log.info("auto batch size: %d (at %d tokens)", size, length)
+                return size
+            except Exception as err:  # noqa: BLE001
+                if not is_oom(err):
+                    raise
+                free_memory()
+                size //= 2
+        raise RuntimeError(f"even one sequence of {length} tokens does not fit in memory")
+
+
+def run_batched(
+    items: Sequence[T],
+    sizer: BatchSizer,
+    fn: Callable[[Sequence[T]], list[R]],
+    cost: Callable[[Sequence[T]], int] | None = None,
+    on_batch: Callable[[Sequence[T]], None] | None = None,
+) -> list[R]:
+    """Apply ``fn`` to consecutive batches of ``items``; on OOM halve and retry the same items.
+
+    ``cost(batch)`` (default ``len``) is compared with the batch size, so a batch can be
+    measured in rows that differ from items (e.g. continuations of shared contexts).
+    """
+    cost = cost or len
+    out: list[R] = []
+    start = 0
+    while start < len(items):
+        limit = sizer.size()
+        end = start + 1
+        while end < len(items) and cost(items[start : end + 1]) <= limit:
+            end += 1
+        batch = items[start:end]
+        try:
+            results = fn(batch)
+        except Exception as err:  # noqa: BLE001
+            if not is_oom(err):
+                raise
+            free_memory()
+            if len(batch) == 1 and cost(batch) <= 1:
+                raise
+            sizer.shrink()
+            continue
+        if len(results) != len(batch):
+            raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)} items")
+        out.extend(results)
+        start = end
+        if on_batch:
+            on_batch(batch)
+    return out

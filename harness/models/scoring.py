@@ -1,0 +1,201 @@
+"""Log-likelihood scoring, batched, with shared-context reuse.
+
+Tokenisation follows lm-eval exactly: trailing spaces of the context move to the
+continuation, ``context + continuation`` is encoded together and the continuation tokens are
+what follows the separately encoded context. The model therefore always sees
+``ctx_ids + cont_ids``, so requests with equal ``ctx_ids`` (multiple choice) can run the
+context once and score every continuation from its cached keys/values.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from harness.models.base import LoglikelihoodRequest, LoglikelihoodResult, RollingRequest
+from harness.models.batching import run_batched
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.models.hf import HFAdapter
+
+
+def encode_pair(adapter: HFAdapter, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    if context == "":
+        return [adapter.prefix_token_id], adapter.tok_encode(continuation)
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        continuation = context[-n_spaces:] + continuation
+        context = context[:-n_spaces]
+    whole = adapter.tok_encode(context + continuation)
+    ctx = adapter.tok_encode(context)
+    return ctx, whole[len(ctx):]
+
+
+@dataclass
+class _Item:
+    index: int
+    ctx: list[int]
+    cont: list[int]
+
+
+@dataclass
+class _Group:
+    ctx: list[int]
+    items: list[_Item]
+
+
+def _result(logprobs: torch.Tensor, greedy: torch.Tensor, cont: list[int]) -> LoglikelihoodResult:
+    lp = logprobs.double()
+    return LoglikelihoodResult(
+        logprob=float(lp.sum()),
+        is_greedy=bool(greedy.all()),
+        token_logprobs=tuple(float(x) for x in lp),
+        tokens=tuple(cont),
+    )
+
+
+def _score_rows(logits: torch.Tensor, targets: Sequence[list[int]], starts: Sequence[int]) -> list[LoglikelihoodResult]:
+    """Results for rows of ``logits`` whose continuation predictions begin at ``starts``."""
+    out = []
+    for row, (cont, start) in enumerate(zip(targets, starts)):
+        lg = F.log_softmax(logits[row, start : start + len(cont)].float(), dim=-1)
+        tgt = torch.tensor(cont, device=lg.device)
+        out.append(_result(lg.gather(1, tgt[:, None])[:, 0].cpu(), (lg.argmax(-1) == tgt).cpu(), cont))
+    return out
+
+
+def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[LoglikelihoodResult]:
+    """One forward over whole ``ctx + cont`` sequences (truncated on the left to max length)."""
+    seqs, starts = [], []
+    for it in items:
+        full = (it.ctx + it.cont)[-(adapter.max_length + 1):][:-1]
+        seqs.append(full)
+        starts.append(len(full) - len(it.cont))
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), adapter.tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    with torch.no_grad():
+        logits = adapter.model(input_ids=ids.to(adapter.device), attention_mask=mask.to(adapter.device), use_cache=False).logits
+    return _score_rows(logits, [it.cont for it in items], starts)
+
+
+def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[LoglikelihoodResult]]:
+    """Run each group's context once, then all its continuations from the cached state."""
+    dev, pad = adapter.device, adapter.tokenizer.pad_token_id
+    ctx_lens = [len(g.ctx) for g in groups]
+    width = max(ctx_lens)
+    ids = torch.full((len(groups), width), pad, dtype=torch.long)
+    ctx_mask = torch.zeros_like(ids)
+    for i, g in enumerate(groups):
+        ids[i, : len(g.ctx)] = torch.tensor(g.ctx)
+        ctx_mask[i, : len(g.ctx)] = 1
+    ids, ctx_mask = ids.to(dev), ctx_mask.to(dev)
+    with torch.no_grad():
+        out = adapter.model(input_ids=ids, attention_mask=ctx_mask, use_cache=True)
+    last_logits = out.logits[torch.arange(len(groups), device=dev), torch.tensor(ctx_lens, device=dev) - 1]
+    cache = out.past_key_values
+
+    flat = [(gi, it) for gi, g in enumerate(groups) for it in g.items]
+    results: list[LoglikelihoodResult | None] = [None] * len(flat)
+    step = max(1, adapter.sizer.size())
+    for lo in range(0, len(flat), step):
+        part = flat[lo : lo + step]
+        rows = torch.tensor([gi for gi, _ in part], device=dev)
+        tails = [it.cont[:-1] for _, it in part]
+        tail_w = max(1, max(len(t) for t in tails))
+        tail_ids = torch.full((len(part), tail_w), pad, dtype=torch.long)
+        tail_mask = torch.zeros_like(tail_ids)
+        for i, t in enumerate(tails):
+            if t:
+                tail_ids[i, : len(t)] = torch.tensor(t)
+                tail_mask[i, : len(t)] = 1
+        tail_ids, tail_mask = tail_ids.to(dev), tail_mask.to(dev)
+        sub_cache = copy.deepcopy(cache)
+        sub_cache.batch_select_indices(rows)
+        lens = torch.tensor(ctx_lens, device=dev)[rows]
+        positions = lens[:, None] + torch.arange(tail_w, device=dev)[None, :]
+        with torch.no_grad():
+            tail_logits = adapter.model(
+                input_ids=tail_ids,
+                attention_mask=torch.cat([ctx_mask[rows], tail_mask], dim=1),
+                position_ids=positions,
+                past_key_values=sub_cache,
+                use_cache=True,
+            ).logits
+        logits = torch.cat([last_logits[rows][:, None, :], tail_logits], dim=1)
+        for i, res in enumerate(_score_rows(logits, [it.cont for _, it in part], [0] * len(part))):
+            results[lo + i] = res
+    by_group: list[list[LoglikelihoodResult]] = [[] for _ in groups]
+    for (gi, _), res in zip(flat, results):
+        by_group[gi].append(res)  # type: ignore[arg-type]
+    return by_group
+
+
+def loglikelihood(
+    adapter: HFAdapter, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False
+) -> list[LoglikelihoodResult]:
+    items = [_Item(i, *encode_pair(adapter, r.context, r.continuation)) for i, r in enumerate(requests)]
+    for it, req in zip(items, requests):
+        if not it.cont:
+            raise ValueError(f"continuation {req.continuation!r} of request {it.index} encodes to no tokens")
+    groups: dict[tuple[int, ...], list[_Item]] = {}
+    for it in items:
+        groups.setdefault(tuple(it.ctx), []).append(it)
+    fits = lambda g: all(len(g[0].ctx) + len(it.cont) <= adapter.max_length for it in g)  # noqa: E731
+    shared = [_Group(list(k), v) for k, v in groups.items() if share_context and len(v) > 1 and fits(v)]
+    shared_ids = {id(it) for g in shared for it in g.items}
+    plain = [it for it in items if id(it) not in shared_ids]
+    plain.sort(key=lambda it: (-(len(it.ctx) + len(it.cont)), it.index))
+    shared.sort(key=lambda g: (-len(g.ctx), g.items[0].index))
+
+    results: list[LoglikelihoodResult | None] = [None] * len(items)
+    bar = tqdm(total=len(items), desc="loglikelihood", disable=not progress, leave=False)
+    n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations are the rows
+    shared_res = run_batched(shared, adapter.sizer, lambda b: _shared_batch(adapter, b), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
+    for g, res in zip(shared, shared_res):
+        for it, r in zip(g.items, res):
+            results[it.index] = r
+    for it, r in zip(plain, run_batched(plain, adapter.sizer, lambda b: _plain_batch(adapter, b), on_batch=lambda b: bar.update(len(b)))):
+        results[it.index] = r
+    bar.close()
+    return results  # type: ignore[return-value]
+
+
+def rolling_windows(tokens: list[int], prefix: int, max_len: int) -> list[tuple[list[int], list[int]]]:
+    """Disjoint (context, target) windows covering ``tokens`` once, each ≤ ``max_len`` inputs.
+
+    The first window is predicted from ``prefix``; later ones see up to ``max_len`` preceding
+    tokens (lm-eval's rolling log-likelihood with context length 1, made disjoint). The model
+    input of a window is ``(context + target)[:-1]``.
+    """
+    seq = [prefix] + tokens  # seq[j] predicts tokens[j]
+    windows = []
+    for start in range(0, len(tokens), max_len):
+        end = min(len(tokens), start + max_len)
+        windows.append((seq[max(0, end - max_len) : start + 1], tokens[start:end]))
+    return windows
+
+
+def loglikelihood_rolling(adapter: HFAdapter, requests: Sequence[RollingRequest], progress: bool = False) -> list[float]:
+    items: list[_Item] = []
+    owners: list[int] = []
+    for i, req in enumerate(requests):
+        for ctx, target in rolling_windows(adapter.tok_encode(req.text), adapter.prefix_token_id, adapter.max_length):
+            items.append(_Item(len(items), ctx, target))
+            owners.append(i)
+    order = sorted(items, key=lambda it: (-(len(it.ctx) + len(it.cont)), it.index))
+    bar = tqdm(total=len(order), desc="loglikelihood_rolling", disable=not progress, leave=False)
+    scored = run_batched(order, adapter.sizer, lambda b: _plain_batch(adapter, b), on_batch=lambda b: bar.update(len(b)))
+    bar.close()
+    totals = [0.0] * len(requests)
+    for it, res in zip(order, scored):
+        totals[owners[it.index]] += res.logprob
+    return totals
