@@ -1,0 +1,85 @@
+"""CausalGym: log-odds per layer, one line per method, one panel per model.
+
+Reads ``details.<task>.grid``: records ``{method, layer, position, log_odds}`` (or the same as
+nested mappings method → layer → position → value). Following the paper's summary, a
+layer's value is the maximum over positions, then the mean over tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from harness.leaderboard.plots import Plot, PlotContext, plain, subplot_grid
+from harness.leaderboard.plots.shapes import MissingDetail, first_key, flatten, number, pick, sort_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.leaderboard.collect import Entry
+
+GRID_KEYS = ("grid", "layer_grid", "cells", "records")
+METHOD_KEYS = ("method", "featurizer", "intervention")
+LAYER_KEYS = ("layer",)
+POSITION_KEYS = ("position", "pos", "token_position")
+VALUE_KEYS = ("log_odds", "logodds", "log-odds", "odds", "effect", "value")
+
+
+def read_grid(details: object) -> dict[tuple[str, float], float]:
+    """``(method, layer) -> max over positions`` of one task's grid."""
+    _, grid = first_key(details, GRID_KEYS)
+    cells: dict[tuple[str, float], float] = {}
+    for rec in flatten(grid, ("method", "layer", "position"), record_keys=VALUE_KEYS):
+        method, layer, value = pick(rec, METHOD_KEYS), number(pick(rec, LAYER_KEYS)), number(pick(rec, VALUE_KEYS))
+        if method is None or layer is None or value is None:
+            continue
+        key = (str(method), layer)
+        cells[key] = max(value, cells.get(key, -math.inf))
+    if not cells:
+        raise MissingDetail("the grid has no (method, layer, log-odds) records")
+    return cells
+
+
+def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
+    curves: dict[str, dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    tasks: dict[str, set[str]] = defaultdict(set)
+    for entry in entries:
+        try:
+            grid = read_grid(entry.details)
+        except MissingDetail as err:
+            ctx.leave_out(entry, str(err))
+            continue
+        tasks[entry.row].add(entry.task)
+        for (method, layer), value in grid.items():
+            curves[entry.row][method][layer].append(value)
+    if not curves:
+        raise MissingDetail("no result has a (task, method, layer, position) grid in details.<task>.grid")
+
+    import matplotlib.pyplot as plt
+
+    rows = sorted(curves)
+    methods = sorted({m for r in rows for m in curves[r]})
+    cmap = plt.get_cmap("tab10")
+    colors = {m: cmap(i % 10) for i, m in enumerate(methods)}
+    fig, axes = subplot_grid(len(rows))
+    for ax, row in zip(axes, rows):
+        for method in methods:
+            points = curves[row].get(method)
+            if not points:
+                continue
+            layers = sorted(points, key=sort_key)
+            ys = [sum(points[x]) / len(points[x]) for x in layers]
+            ax.plot(layers, ys, marker="o", markersize=3, linewidth=1.6, color=colors[method], label=plain(method))
+        ax.axhline(0.0, color="0.6", linewidth=0.8, linestyle=":")
+        n = len(tasks[row])
+        ax.set_title(plain(f"{row}  ({n} task{'s' if n != 1 else ''})"), fontsize=10)
+        ax.set_xlabel("layer")
+        ax.grid(alpha=0.25)
+    axes[0].set_ylabel("log-odds (max over positions)")
+    axes[0].legend(fontsize=8, title="method", title_fontsize=8)
+    fig.suptitle("CausalGym: intervention log-odds per layer", fontsize=11)
+    rel = ctx.save(fig, f"{ctx.benchmark}-log-odds-per-layer")
+    caption = (
+        "Log-odds of the source label after intervening at each layer, maximised over token positions and "
+        "averaged over the model's tasks; one line per method."
+    )
+    return [Plot(rel, "CausalGym log-odds per layer per method", caption, ctx.benchmark)]

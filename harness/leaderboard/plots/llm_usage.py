@@ -1,0 +1,151 @@
+"""LLM-usage estimation: the estimate against the true α (validation), and α̂ per group/time.
+
+Reads from ``details.<task>``:
+
+* ``validation``: records ``{true_alpha, estimate, ci_low, ci_high}`` (``alpha`` / ``alpha_hat``
+  also accepted; ``ci: [low, high]`` too), or a mapping true α → estimate (or → record);
+* ``groups`` (or ``per_group`` / ``over_time``): records ``{group, alpha_hat, ci_low, ci_high}``
+  (``time`` / ``period`` / ``estimate`` also accepted), or a mapping group → estimate (or → record),
+  drawn in the order given.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain
+from harness.leaderboard.plots.shapes import MissingDetail, first_key, flatten, number, pick
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.leaderboard.collect import Entry
+
+ESTIMATE_KEYS = ("alpha_hat", "estimate", "alpha_estimate", "value")
+TRUE_KEYS = ("true_alpha", "alpha_true", "alpha")
+GROUP_KEYS = ("group", "time", "period", "month", "label")
+
+
+def _interval(rec: dict[str, Any]) -> tuple[float | None, float | None]:
+    ci = pick(rec, ("ci", "interval", "confidence_interval"))
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        return number(ci[0]), number(ci[1])
+    return number(pick(rec, ("ci_low", "lower", "low"))), number(pick(rec, ("ci_high", "upper", "high")))
+
+
+def read_validation(details: object) -> list[tuple[float, float, float | None, float | None]]:
+    """``(true α, estimate, low, high)`` sorted by true α."""
+    _, found = first_key(details, ("validation",))
+    out = []
+    for rec in flatten(found, ("true_alpha",), value_name="estimate", record_keys=TRUE_KEYS):
+        truth, estimate = number(pick(rec, TRUE_KEYS)), number(pick(rec, ESTIMATE_KEYS))
+        if truth is not None and estimate is not None:
+            out.append((truth, estimate, *_interval(rec)))
+    if not out:
+        raise MissingDetail("the validation has no (true α, estimate) records")
+    return sorted(out)
+
+
+def read_groups(details: object) -> list[tuple[str, float, float | None, float | None]]:
+    """``(group, α̂, low, high)`` in the order given."""
+    _, found = first_key(details, ("groups", "per_group", "over_time", "by_group"))
+    out = []
+    for rec in flatten(found, ("group",), value_name="alpha_hat", record_keys=GROUP_KEYS):
+        group, estimate = pick(rec, GROUP_KEYS), number(pick(rec, ESTIMATE_KEYS))
+        if group is not None and estimate is not None:
+            out.append((str(group), estimate, *_interval(rec)))
+    if not out:
+        raise MissingDetail("the groups have no (group, α̂) records")
+    return out
+
+
+def _series_label(entry: Entry, several_tasks: bool) -> str:
+    return f"{entry.row} · {entry.task}" if several_tasks else entry.row
+
+
+def _error_bars(points: list[tuple[Any, float, float | None, float | None]]) -> list[list[float]] | None:
+    if not all(p[2] is not None and p[3] is not None for p in points):
+        return None
+    return [[max(0.0, p[1] - p[2]) for p in points], [max(0.0, p[3] - p[1]) for p in points]]  # type: ignore[operator]
+
+
+def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
+    series: dict[tuple[str, str], list[tuple[float, float, float | None, float | None]]] = {}
+    with_data = []
+    for entry in entries:
+        try:
+            points = read_validation(entry.details)
+        except MissingDetail as err:
+            if isinstance(entry.details, dict) and any(k in entry.details for k in ("groups", "per_group", "over_time", "by_group")):
+                continue  # an estimation task, not a validation task: nothing to note
+            ctx.leave_out(entry, str(err))
+            continue
+        with_data.append(entry)
+        series[(entry.row, entry.task)] = points
+    if not series:
+        raise MissingDetail("no result has a validation (estimate vs true α) in details.<task>.validation")
+
+    import matplotlib.pyplot as plt
+
+    several = len({e.task for e in with_data}) > 1
+    colors = model_colors([row for row, _ in series])
+    fig, ax = plt.subplots(figsize=(6.0, 4.6), layout="constrained")
+    top = max(max(p[0], p[3] if p[3] is not None else p[1], p[1]) for pts in series.values() for p in pts)
+    ax.plot([0, top], [0, top], color="0.5", linewidth=0.9, linestyle="--", label="estimate = true α")
+    markers = "osD^v"
+    for i, entry in enumerate(sorted(with_data, key=lambda e: (e.row, e.task))):
+        points = series[(entry.row, entry.task)]
+        ax.errorbar(
+            [p[0] for p in points], [p[1] for p in points], yerr=_error_bars(points), marker=markers[i % len(markers)],
+            markersize=4, capsize=3, linewidth=1.2, color=colors[entry.row], label=plain(_series_label(entry, several)),
+        )
+    ax.set_xlabel("true α (fraction of LLM-modified sentences)")
+    ax.set_ylabel("estimated α̂")
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8)
+    ax.set_title("LLM-usage estimation: estimate vs true α", fontsize=11)
+    rel = ctx.save(fig, f"{ctx.benchmark}-estimate-vs-true-alpha")
+    caption = "Estimated α̂ on mixtures with a known fraction α of LLM-written text; bars are the reported intervals, the dashed line is a perfect estimate."
+    return [Plot(rel, "LLM-usage estimate vs true α", caption, ctx.benchmark)]
+
+
+def groups(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
+    series: dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]] = {}
+    with_data = []
+    for entry in entries:
+        try:
+            points = read_groups(entry.details)
+        except MissingDetail as err:
+            if isinstance(entry.details, dict) and "validation" in entry.details:
+                continue  # a validation task: drawn by the other plot
+            ctx.leave_out(entry, str(err))
+            continue
+        with_data.append(entry)
+        series[(entry.row, entry.task)] = points
+    if not series:
+        raise MissingDetail("no result has α̂ per group in details.<task>.groups")
+
+    import matplotlib.pyplot as plt
+
+    order: list[str] = []
+    for points in series.values():
+        order.extend(g for g, *_ in points if g not in order)
+    position = {g: i for i, g in enumerate(order)}
+    several = len({e.task for e in with_data}) > 1
+    colors = model_colors([row for row, _ in series])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(order) + 2.5), 4.4), layout="constrained")
+    for entry in sorted(with_data, key=lambda e: (e.row, e.task)):
+        points = series[(entry.row, entry.task)]
+        xs = [position[g] for g, *_ in points]
+        color = colors[entry.row]
+        ax.plot(xs, [p[1] for p in points], marker="o", markersize=4, linewidth=1.4, color=color, label=plain(_series_label(entry, several)))
+        if _error_bars(points) is not None:
+            ax.fill_between(xs, [p[2] for p in points], [p[3] for p in points], color=color, alpha=0.15, linewidth=0)  # type: ignore[misc]
+    ax.set_xticks(range(len(order)), [plain(g) for g in order], rotation=45 if len(order) > 6 else 0, ha="right" if len(order) > 6 else "center", fontsize=8)
+    ax.set_xlabel("group")
+    ax.set_ylabel("estimated α̂")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8)
+    ax.set_title("LLM-usage estimation: α̂ per group", fontsize=11)
+    rel = ctx.save(fig, f"{ctx.benchmark}-alpha-per-group")
+    caption = "Estimated fraction α̂ of LLM-modified sentences per group (e.g. per month), with the reported interval as a band."
+    return [Plot(rel, "LLM-usage α̂ per group", caption, ctx.benchmark)]
