@@ -73,11 +73,11 @@ def _section(board: Leaderboard, table: BenchmarkTable, index: int) -> str:
         about.append(f'<span class="tag">plugin: {esc(table.plugin)}</span>')
     about.append(f'<span class="tag">metric names from: {esc(table.metric_source)}</span>')
     out = [
-        f'<section id="b{index}"><h2>{esc(table.name)}</h2>',
+        f'<section id="b{index}" data-benchmark="{esc(table.name)}"><h2>{esc(table.name)}</h2>',
         f'<p class="about">{" ".join(about)}</p>',
         '<div class="scroll"><table class="board">',
         "<thead><tr>",
-        '<th scope="col" data-type="text" aria-sort="none" class="model"><button type="button">Model</button></th>',
+        '<th scope="col" data-key="model" data-type="text" aria-sort="none" class="model"><button type="button">Model</button></th>',
         *(_header(c) for c in table.columns),
         "</tr></thead><tbody>",
     ]
@@ -107,7 +107,7 @@ def _header(col: Column) -> str:
         tip += f". Mean over {', '.join(col.mean_of)}; empty for a model missing any of them."
     arrow = f' <span class="dir">{col.metric.arrow}</span>' if col.metric.arrow else ""
     return (
-        f'<th scope="col" data-type="number" data-hib="{hib}" aria-sort="none" title="{esc(tip)}">'
+        f'<th scope="col" data-key="{esc(col.key)}" data-type="number" data-hib="{hib}" aria-sort="none" title="{esc(tip)}">'
         f'<button type="button"><span class="task">{esc(where)}</span>'
         f'<span class="metric">{esc(col.metric.label)}{arrow}</span></button></th>'
     )
