@@ -7,7 +7,8 @@ A task file holds one mapping::
     description: Subject-verb number agreement
     args: {task_name: agr_sv_num, split: dev, limit: 20}
 
-A suite file groups tasks: ``suite: default`` and ``tasks: [a, b, c]``. Files are searched in
+A suite file groups tasks: ``suite: NAME`` and ``tasks: [a, b, c]``; a tag works as a suite
+too (tasks tagged ``default`` form the default suite that ``harness run`` runs). Files are searched in
 the built-in ``tasks/`` folder, in plugins' task paths and in every ``--include-path``;
 a later folder overrides an earlier one's task of the same name.
 """
@@ -142,8 +143,16 @@ class TaskIndex:
                 (index.suites if isinstance(cfg, SuiteConfig) else index.tasks)[cfg.name] = cfg
         return index
 
+    def tags(self) -> dict[str, list[str]]:
+        """Tag -> task names; a tag works like a suite (``default`` is the default suite)."""
+        out: dict[str, list[str]] = {}
+        for name in sorted(self.tasks):
+            for tag in self.tasks[name].tags:
+                out.setdefault(tag, []).append(name)
+        return out
+
     def expand(self, names: Iterable[str]) -> list[TaskConfig]:
-        """Resolve task and suite names (suites recursively) to task configs, in order."""
+        """Resolve task, suite and tag names (suites recursively) to task configs, in order."""
         out: list[TaskConfig] = []
         seen: set[str] = set()
 
@@ -157,6 +166,9 @@ class TaskIndex:
                 if name not in seen:
                     seen.add(name)
                     out.append(self.tasks[name])
+            elif name in self.tags():
+                for task_name in self.tags()[name]:
+                    visit(task_name, trail)
             else:
                 close = sorted(n for n in list(self.tasks) + list(self.suites) if name.split("_")[0] in n)[:8]
                 hint = f"; similar: {', '.join(close)}" if close else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from harness.models.base import LoglikelihoodRequest, LoglikelihoodResult, RollingRequest
 from harness.models.batching import run_batched
+from harness.models.layers import base_model, unembed
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.hf import HFAdapter
@@ -59,14 +60,23 @@ def _result(logprobs: torch.Tensor, greedy: torch.Tensor, cont: list[int]) -> Lo
     )
 
 
-def _score_rows(logits: torch.Tensor, targets: Sequence[list[int]], starts: Sequence[int]) -> list[LoglikelihoodResult]:
-    """Results for rows of ``logits`` whose continuation predictions begin at ``starts``."""
-    out = []
-    for row, (cont, start) in enumerate(zip(targets, starts)):
-        lg = F.log_softmax(logits[row, start : start + len(cont)].float(), dim=-1)
-        tgt = torch.tensor(cont, device=lg.device)
-        out.append(_result(lg.gather(1, tgt[:, None])[:, 0].cpu(), (lg.argmax(-1) == tgt).cpu(), cont))
+def _score_states(adapter: HFAdapter, states: torch.Tensor, conts: Sequence[list[int]]) -> list[LoglikelihoodResult]:
+    """Results from final-layer states ``(n_tokens_total, d)`` that predict the concatenated ``conts``."""
+    logits = unembed(adapter.model, states, apply_final_norm=False)  # the base model already normed
+    lg = F.log_softmax(logits.float(), dim=-1)
+    flat = torch.tensor([t for c in conts for t in c], device=lg.device)
+    picked = lg.gather(1, flat[:, None])[:, 0].cpu()
+    greedy = (lg.argmax(-1) == flat).cpu()
+    out, lo = [], 0
+    for cont in conts:
+        out.append(_result(picked[lo : lo + len(cont)], greedy[lo : lo + len(cont)], cont))
+        lo += len(cont)
     return out
+
+
+def _base(adapter: HFAdapter, **kwargs) -> Any:
+    """The base model's output (final-normed states, cache): the LM head runs only where needed."""
+    return base_model(adapter.model)(**kwargs)
 
 
 def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[LoglikelihoodResult]:
@@ -83,8 +93,9 @@ def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[Loglikeliho
         ids[i, : len(s)] = torch.tensor(s)
         mask[i, : len(s)] = 1
     with torch.no_grad():
-        logits = adapter.model(input_ids=ids.to(adapter.device), attention_mask=mask.to(adapter.device), use_cache=False).logits
-    return _score_rows(logits, [it.cont for it in items], starts)
+        hidden = _base(adapter, input_ids=ids.to(adapter.device), attention_mask=mask.to(adapter.device), use_cache=False).last_hidden_state
+        picked = torch.cat([hidden[i, st : st + len(it.cont)] for i, (it, st) in enumerate(zip(items, starts))])
+        return _score_states(adapter, picked, [it.cont for it in items])
 
 
 def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[LoglikelihoodResult]]:
@@ -99,8 +110,8 @@ def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[Log
         ctx_mask[i, : len(g.ctx)] = 1
     ids, ctx_mask = ids.to(dev), ctx_mask.to(dev)
     with torch.no_grad():
-        out = adapter.model(input_ids=ids, attention_mask=ctx_mask, use_cache=True)
-    last_logits = out.logits[torch.arange(len(groups), device=dev), torch.tensor(ctx_lens, device=dev) - 1]
+        out = _base(adapter, input_ids=ids, attention_mask=ctx_mask, use_cache=True)
+    last_states = out.last_hidden_state[torch.arange(len(groups), device=dev), torch.tensor(ctx_lens, device=dev) - 1]
     cache = out.past_key_values
 
     flat = [(gi, it) for gi, g in enumerate(groups) for it in g.items]
@@ -123,16 +134,18 @@ def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[Log
         lens = torch.tensor(ctx_lens, device=dev)[rows]
         positions = lens[:, None] + torch.arange(tail_w, device=dev)[None, :]
         with torch.no_grad():
-            tail_logits = adapter.model(
+            tail = _base(
+                adapter,
                 input_ids=tail_ids,
                 attention_mask=torch.cat([ctx_mask[rows], tail_mask], dim=1),
                 position_ids=positions,
                 past_key_values=sub_cache,
                 use_cache=True,
-            ).logits
-        logits = torch.cat([last_logits[rows][:, None, :], tail_logits], dim=1)
-        for i, res in enumerate(_score_rows(logits, [it.cont for _, it in part], [0] * len(part))):
-            results[lo + i] = res
+            ).last_hidden_state
+            states = torch.cat([last_states[rows][:, None, :], tail], dim=1)
+            picked = torch.cat([states[i, : len(it.cont)] for i, (_, it) in enumerate(part)])
+            for i, res in enumerate(_score_states(adapter, picked, [it.cont for _, it in part])):
+                results[lo + i] = res
     by_group: list[list[LoglikelihoodResult]] = [[] for _ in groups]
     for (gi, _), res in zip(flat, results):
         by_group[gi].append(res)  # type: ignore[arg-type]

@@ -1,0 +1,179 @@
+"""``harness`` command line. Imports stay light: ``--help``, ``list`` and ``plugins`` never import torch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.pluginmanager import PluginManager
+from harness.tasks import TaskConfigError, TaskIndex, builtin_task_dir
+
+
+def parse_kv(text: str, what: str) -> dict[str, Any]:
+    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` (numbers and booleans typed)."""
+    from harness.models.decoding import parse_value
+
+    out: dict[str, Any] = {}
+    for part in [p for p in (text or "").split(",") if p.strip()]:
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise TaskConfigError(f"{what}: expected key=value pairs separated by commas, got {part!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="load one more plugin module")
+    parser.add_argument("-p", dest="block", action="append", default=[], metavar="no:NAME", help="block a plugin: -p no:NAME")
+    parser.add_argument("--include-path", action="append", default=[], type=Path, metavar="DIR", help="more task YAML folders")
+    parser.add_argument("--verbosity", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Evaluation harness for interpretability and behaviour research.")
+    _global_options(parser)
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="evaluate a model on tasks (default: the default suite on smollm2-135m)")
+    run.add_argument("--model", default="hf", help="model adapter (default: hf)")
+    run.add_argument("--model-args", default="", help="k=v,... e.g. pretrained=smollm2-135m,dtype=float32")
+    run.add_argument("--tasks", default="default", help="comma-separated tasks, suites or tags (default: default)")
+    run.add_argument("--batch-size", default=None, help="N or auto")
+    run.add_argument("--limit", type=int, default=None, help="at most N samples per task")
+    run.add_argument("--seed", type=int, default=1234)
+    run.add_argument("--output-path", type=Path, default=None, help="write results (and sample logs) under DIR")
+    run.add_argument("--log-samples", action="store_true", help="write one JSONL line per sample")
+    run.add_argument("--resume", action="store_true", help="continue a killed run from its sample logs")
+    run.add_argument("--cache-requests", type=Path, default=None, metavar="FILE", help="SQLite request cache")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list tasks with their plugin and description")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    plg = sub.add_parser("plugins", help="list plugins with version and origin")
+    plg.add_argument("--json", action="store_true")
+    plg.set_defaults(func=cmd_plugins)
+
+    from harness import bench, leaderboard_cli
+
+    bench.add_command(sub)
+    leaderboard_cli.add_command(sub)
+    pm.hook.harness_add_commands(subparsers=sub)
+    return parser
+
+
+def _index(pm: PluginManager, include: Sequence[Path]) -> TaskIndex:
+    return TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *include])
+
+
+def cmd_run(args: argparse.Namespace, pm: PluginManager) -> int:
+    from harness.runner import RunConfig, RunError, run
+
+    cfg = RunConfig(
+        model=args.model, model_args=parse_kv(args.model_args, "--model-args"),
+        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], include_paths=args.include_path,
+        batch_size=args.batch_size, limit=args.limit, seed=args.seed, output_path=args.output_path,
+        log_samples=args.log_samples, resume=args.resume, cache_requests=args.cache_requests,
+        progress=not args.no_progress,
+    )
+    try:
+        doc = run(cfg, pm=pm)
+    except RunError as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 2
+    print(format_results(doc))
+    if doc.get("results_path"):
+        print(f"results: {doc['results_path']}")
+    for task, err in doc["errors"].items():
+        print(f"harness: task {task} failed: {err}", file=sys.stderr)
+    return 1 if doc["errors"] else 0
+
+
+def format_results(doc: dict[str, Any]) -> str:
+    rows = [("task", "metric", "value", "stderr")]
+    for task, metrics in doc["results"].items():
+        for name, value in metrics.items():
+            se = doc["stderr"].get(task, {}).get(name)
+            rows.append((task, name, _fmt(value), _fmt(se)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return f"model: {doc['model']['name']}  ({doc['wall_seconds']} s)\n" + "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def cmd_list(args: argparse.Namespace, pm: PluginManager) -> int:
+    index = _index(pm, args.include_path)
+    benchmarks = pm.registry().benchmarks
+    rows = []
+    for name, tc in sorted(index.tasks.items()):
+        spec = benchmarks.get(tc.benchmark)
+        rows.append({"task": name, "benchmark": tc.benchmark, "plugin": spec.plugin if spec else None,
+                     "description": tc.description, "tags": tc.tags, "path": str(tc.path)})
+    suites = [{"suite": s.name, "tasks": s.tasks, "description": s.description} for s in index.suites.values()]
+    if args.json:
+        print(json.dumps({"tasks": rows, "suites": suites, "errors": index.errors}, indent=2))
+    else:
+        width = max([len(r["task"]) for r in rows] + [4])
+        for r in rows:
+            plugin = r["plugin"] or f"(unknown benchmark {r['benchmark']})"
+            print(f"{r['task'].ljust(width)}  {plugin:<20}  {r['description']}")
+        for s in suites:
+            print(f"{s['suite'].ljust(width)}  {'(suite)':<20}  {', '.join(s['tasks'])}")
+    for err in index.errors:
+        print(f"harness: {err}", file=sys.stderr)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, pm: PluginManager) -> int:
+    pm.registry()  # collect registrations so malformed ones are reported too
+    infos = sorted(pm.infos.values(), key=lambda i: i.name)
+    if args.json:
+        print(json.dumps([vars(i) for i in infos], indent=2))
+    else:
+        for i in infos:
+            status = i.status if i.status != "failed" else f"FAILED: {i.error}"
+            print(f"{i.name:<22} {i.version or '-':<10} {i.origin:<40} {status}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    _global_options(pre)
+    early, _ = pre.parse_known_args(argv)
+    blocked = []
+    for b in early.block:
+        if not b.startswith("no:"):
+            print(f"harness: error: -p expects no:NAME, got {b!r}", file=sys.stderr)
+            return 2
+        blocked.append(b[3:])
+    logging.basicConfig(level=early.verbosity, format="%(levelname)s %(name)s: %(message)s")
+    pm = PluginManager().load(early.plugin, blocked)
+    parser = build_parser(pm)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        if args.func in (cmd_run, cmd_list, cmd_plugins) or getattr(args, "wants_pm", False):
+            return int(args.func(args, pm) or 0)
+        return int(args.func(args) or 0)
+    except TaskConfigError as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

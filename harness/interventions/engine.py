@@ -1,0 +1,338 @@
+"""The interchange-intervention engine: run a frozen causal LM once, then re-run only what an
+intervention can change.
+
+An intervention at site ``l`` (residual stream after block ``l``; site 0 = embeddings) and
+token position ``p`` of a base input cannot change
+
+* anything below site ``l`` (those blocks do not see it), nor
+* any position before ``p`` at any layer (causal attention).
+
+:meth:`InterchangeEngine.run` therefore runs each input once and keeps its residual states at
+every site plus the attention keys/values of every layer (:class:`CachedRun`). An intervention
+then starts from the cached site-``l`` states of positions ``>= p``, runs only blocks
+``l+1..L`` on those positions (attending to the cached keys/values of earlier positions) and
+unembeds only the positions read. :meth:`InterchangeEngine.intervene_full` is the plain
+reference: full forwards with a hook, used by the equivalence tests and the speed benchmark.
+
+Conventions follow :mod:`harness.models.base`: sites are numbered like ``hidden_states`` and
+are pre-final-norm; positions index each example's own tokens (batches are right-padded).
+The model is used in ``eval()`` mode and never modified except for the duration of a call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from harness.interventions.tokens import TokenBatch
+from harness.models.layers import base_model, decoder_blocks, final_norm
+
+#: fn(h_base, h_source) -> new base state; all (B, d). Modules with parameters may be trained.
+InterchangeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class CachedRun:
+    """One clean forward of a token batch: states at every site and keys/values of every layer.
+
+    ``states[s]`` is (B, T, d) at site ``s``; ``keys[i]``/``values[i]`` are (B, H_kv, T, d_head)
+    of block ``i`` (0-based); ``final[b, t]`` is the final-norm output (what the LM head reads).
+    """
+
+    batch: TokenBatch
+    states: list[torch.Tensor]
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    final: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    def at(self, site: int, positions: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """States (B, d) at ``site``, one position per example (negatives from each end)."""
+        pos = self.batch.resolve(positions).to(self.final.device)
+        return self.states[site][torch.arange(len(pos), device=pos.device), pos]
+
+    def select(self, rows: Sequence[int] | torch.Tensor) -> CachedRun:
+        """The sub-run of examples ``rows`` (trimmed to their longest length)."""
+        rows_t = torch.as_tensor(rows, dtype=torch.long)
+        batch = self.batch.select(rows_t)
+        width = batch.input_ids.shape[1]
+        dev = self.final.device
+        r = rows_t.to(dev)
+        return CachedRun(
+            batch=batch,
+            states=[s[r, :width] for s in self.states],
+            keys=[k[r, :, :width] for k in self.keys],
+            values=[v[r, :, :width] for v in self.values],
+            final=self.final[r, :width],
+        )
+
+    @staticmethod
+    def concat(runs: Sequence[CachedRun], pad_id: int = 0) -> CachedRun:
+        """Join runs of disjoint examples (padding each to the widest)."""
+        width = max(r.batch.input_ids.shape[1] for r in runs)
+
+        def pad(t: torch.Tensor, dim: int) -> torch.Tensor:
+            extra = width - t.shape[dim]
+            if extra == 0:
+                return t
+            shape = list(t.shape)
+            shape[dim] = extra
+            return torch.cat([t, t.new_zeros(shape)], dim=dim)
+
+        ids = torch.cat([
+            torch.nn.functional.pad(r.batch.input_ids, (0, width - r.batch.input_ids.shape[1]), value=pad_id) for r in runs
+        ])
+        return CachedRun(
+            batch=TokenBatch(ids, [n for r in runs for n in r.batch.lengths]),
+            states=[torch.cat([pad(r.states[s], 1) for r in runs]) for s in range(len(runs[0].states))],
+            keys=[torch.cat([pad(r.keys[i], 2) for r in runs]) for i in range(len(runs[0].keys))],
+            values=[torch.cat([pad(r.values[i], 2) for r in runs]) for i in range(len(runs[0].values))],
+            final=torch.cat([pad(r.final, 1) for r in runs]),
+        )
+
+
+class InterchangeEngine:
+    """Interchange interventions on a transformers causal LM (Llama, Gemma, GPT-2, GPT-NeoX, ...)."""
+
+    def __init__(self, model: nn.Module, pad_id: int = 0):
+        self.model = model.eval()
+        self.blocks = decoder_blocks(model)
+        self.num_layers = len(self.blocks)
+        self.inner = base_model(model)
+        self.lm_head = model.get_output_embeddings()
+        self.norm = final_norm(model)
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.pad_id = pad_id
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def from_adapter(cls, adapter) -> InterchangeEngine:
+        """Build on a :class:`harness.models.hf.HFAdapter` (uses its model and pad id)."""
+        tok = getattr(adapter, "tokenizer", None)
+        pad = getattr(tok, "pad_token_id", None)
+        return cls(adapter.model, pad_id=pad if pad is not None else 0)
+
+    @property
+    def num_sites(self) -> int:
+        return self.num_layers + 1
+
+    # --- clean runs -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def run(self, batch: TokenBatch, chunk_size: int = 64) -> CachedRun:
+        """Run ``batch`` once (in chunks) and cache states at every site and every layer's K/V."""
+        parts = []
+        for start in range(0, len(batch), chunk_size):
+            parts.append(self._run_chunk(batch.select(range(start, min(len(batch), start + chunk_size)))))
+        return parts[0] if len(parts) == 1 else CachedRun.concat(parts, self.pad_id)
+
+    def _run_chunk(self, batch: TokenBatch) -> CachedRun:
+        states: dict[int, torch.Tensor] = {}
+        handles = [self.blocks[0].register_forward_pre_hook(_capture_input(states, 0), with_kwargs=True)]
+        for i, block in enumerate(self.blocks):
+            handles.append(block.register_forward_hook(_capture_output(states, i + 1)))
+        try:
+            out = self.inner(
+                input_ids=batch.input_ids.to(self.device),
+                attention_mask=batch.attention_mask.to(self.device),
+                use_cache=True,
+            )
+        finally:
+            for h in handles:
+                h.remove()
+        cache = out.past_key_values
+        width = batch.input_ids.shape[1]
+        keys = [layer.keys for layer in cache.layers]
+        values = [layer.values for layer in cache.layers]
+        if any(k.shape[2] != width for k in keys):
+            raise NotImplementedError("inputs longer than a sliding attention window are not supported by the cached engine")
+        return CachedRun(batch, [states[s] for s in range(self.num_sites)], keys, values, out.last_hidden_state)
+
+    def clean_logits(self, run: CachedRun, read_positions: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, V) of the clean run at ``read_positions`` (default: each example's last token)."""
+        pos = run.batch.resolve(read_positions if read_positions is not None else [-1] * len(run)).to(self.device)
+        return self._head(run.final[torch.arange(len(pos), device=self.device), pos])
+
+    # --- interventions ----------------------------------------------------------------------
+
+    def intervene(
+        self,
+        run: CachedRun,
+        site: int,
+        positions: Sequence[int] | torch.Tensor,
+        source: torch.Tensor,
+        fn: InterchangeFn,
+        read_positions: Sequence[int] | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (B, V) at ``read_positions`` after replacing the site-``site`` state at
+        ``positions`` by ``fn(h_base, source)``; ``source`` is (B, d), e.g. ``src_run.at(site, p)``.
+
+        Gradients flow into ``fn``'s parameters when grad mode is on; the model is frozen.
+        """
+        self._check_site(site)
+        batch = run.batch
+        pos = batch.resolve(positions).to(self.device)
+        read = batch.resolve(read_positions if read_positions is not None else [-1] * len(batch)).to(self.device)
+        start = int(torch.minimum(pos, read).min())
+        stop = int(read.max()) + 1
+        rows = torch.arange(len(batch), device=self.device)
+        hidden = run.states[site][:, start:stop]
+        new = fn(hidden[rows, pos - start], source.to(hidden.dtype))
+        hidden = hidden.index_put((rows, pos - start), new)
+        if site == self.num_layers:
+            final = self.norm(hidden) if self.norm is not None else hidden
+        else:
+            final = self._resume(run, site, hidden, start, stop)
+        return self._head(final[rows, read - start])
+
+    def _resume(self, run: CachedRun, site: int, hidden: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Run blocks ``site+1..L`` (1-based) on positions ``start:stop`` given cached earlier K/V."""
+        from transformers import DynamicCache
+
+        batch = run.batch
+        ids = batch.input_ids[:, start:stop].to(self.device)
+        mask = batch.attention_mask[:, :stop].to(self.device)
+        position_ids = torch.arange(start, stop, device=self.device)[None].expand(len(batch), -1)
+        cache = None
+        if start > 0:
+            prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in zip(run.keys, run.values)]
+            cache = DynamicCache(ddp_cache_data=prefix, config=self.model.config)
+        with self._start_at(site, hidden), _frozen(self.model):
+            out = self.inner(
+                input_ids=ids, attention_mask=mask, position_ids=position_ids,
+                past_key_values=cache, use_cache=cache is not None,
+            )
+        return out.last_hidden_state
+
+    @contextlib.contextmanager
+    def _start_at(self, site: int, hidden: torch.Tensor) -> Iterator[None]:
+        """Skip blocks below ``site`` and feed ``hidden`` into block ``site`` (0-based index)."""
+        skipped = list(self.blocks[:site])
+        for block in skipped:
+            block.forward = _identity
+        handle = self.blocks[site].register_forward_pre_hook(_replace_input(hidden), with_kwargs=True)
+        try:
+            yield
+        finally:
+            handle.remove()
+            for block in skipped:
+                del block.forward
+
+    def _head(self, final_states: torch.Tensor) -> torch.Tensor:
+        logits = self.lm_head(final_states)
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+    def _check_site(self, site: int) -> None:
+        if not 0 <= site <= self.num_layers:
+            raise IndexError(f"site {site} is outside 0..{self.num_layers} (0 = embeddings, {self.num_layers} = last block)")
+
+    # --- the reference: full forwards with hooks ---------------------------------------------
+
+    def intervene_full(
+        self,
+        base: TokenBatch,
+        source: TokenBatch,
+        site: int,
+        base_positions: Sequence[int] | torch.Tensor,
+        source_positions: Sequence[int] | torch.Tensor,
+        fn: InterchangeFn,
+        read_positions: Sequence[int] | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Same result as :meth:`intervene`, computed the plain way: a full source forward to
+        read its state, then a full base forward with a hook at the site. No caching."""
+        self._check_site(site)
+        with torch.no_grad():
+            src_states = self._full_states(source, site)
+        spos = source.resolve(source_positions).to(self.device)
+        rows = torch.arange(len(source), device=self.device)
+        src = src_states[rows, spos]
+        bpos = base.resolve(base_positions).to(self.device)
+        read = base.resolve(read_positions if read_positions is not None else [-1] * len(base)).to(self.device)
+
+        def edit(h: torch.Tensor) -> torch.Tensor:
+            return h.index_put((rows, bpos), fn(h[rows, bpos], src))
+
+        hook = self._site_hook(site, edit)
+        try:
+            with _frozen(self.model):
+                logits = self.model(input_ids=base.input_ids.to(self.device), attention_mask=base.attention_mask.to(self.device)).logits
+        finally:
+            hook.remove()
+        return logits[rows, read]
+
+    def _full_states(self, batch: TokenBatch, site: int) -> torch.Tensor:
+        states: dict[int, torch.Tensor] = {}
+        hook = (self.blocks[0].register_forward_pre_hook(_capture_input(states, 0), with_kwargs=True) if site == 0
+                else self.blocks[site - 1].register_forward_hook(_capture_output(states, site)))
+        try:
+            self.inner(input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device))
+        finally:
+            hook.remove()
+        return states[site]
+
+    def _site_hook(self, site: int, edit: Callable[[torch.Tensor], torch.Tensor]):
+        if site == 0:
+            def pre(module, args, kwargs):
+                if args:
+                    return (edit(args[0]), *args[1:]), kwargs
+                return args, {**kwargs, "hidden_states": edit(kwargs["hidden_states"])}
+
+            return self.blocks[0].register_forward_pre_hook(pre, with_kwargs=True)
+
+        def post(module, args, output):
+            if isinstance(output, tuple):
+                return (edit(output[0]), *output[1:])
+            return edit(output)
+
+        return self.blocks[site - 1].register_forward_hook(post)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _identity(hidden_states, *args, **kwargs):
+    return hidden_states
+
+
+def _capture_input(store: dict[int, torch.Tensor], site: int):
+    def hook(module, args, kwargs):
+        store[site] = args[0] if args else kwargs["hidden_states"]
+
+    return hook
+
+
+def _capture_output(store: dict[int, torch.Tensor], site: int):
+    def hook(module, args, output):
+        store[site] = output[0] if isinstance(output, tuple) else output
+
+    return hook
+
+
+def _replace_input(hidden: torch.Tensor):
+    def hook(module, args, kwargs):
+        if args:
+            return (hidden, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
+
+    return hook
+
+
+@contextlib.contextmanager
+def _frozen(model: nn.Module) -> Iterator[None]:
+    """Stop gradients into the model's weights for the duration (restored afterwards)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)

@@ -1,0 +1,99 @@
+"""Train an interchange function (e.g. a DAS rotation) on a problem.
+
+The loss is the cross-entropy of the intervened next-token distribution at each base's read
+position against ``problem.targets`` (the source's label token for CausalGym). Adam, a linear
+warm-up over the first ``warmup`` fraction of steps, then linear decay to zero (the schedule
+of transformers' ``get_linear_schedule_with_warmup``). Mini-batches are seeded reshuffles.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import torch
+from torch import nn
+
+
+class Problem(Protocol):
+    targets: torch.Tensor | None
+
+    def __len__(self) -> int: ...
+
+    def logits(self, fn, rows: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 5e-3
+    batch_size: int = 4
+    epochs: int = 1
+    steps: int | None = None  # default: epochs * ceil(n / batch_size)
+    warmup: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class TrainLog:
+    losses: list[float] = field(default_factory=list)
+    steps: int = 0
+
+
+def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(logits, targets.to(logits.device))
+
+
+def linear_warmup_decay(total: int, warmup: float) -> Callable[[int], float]:
+    n_warm = int(round(total * warmup))
+
+    def factor(step: int) -> float:
+        if step < n_warm:
+            return (step + 1) / n_warm
+        return max(0.0, (total - step) / max(1, total - n_warm))
+
+    return factor
+
+
+def batches(n: int, cfg: TrainConfig) -> list[list[int]]:
+    """The row indices of every training step (seeded reshuffle per epoch)."""
+    rng = random.Random(cfg.seed)
+    per_epoch = math.ceil(n / cfg.batch_size)
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * per_epoch
+    out: list[list[int]] = []
+    order: list[int] = []
+    while len(out) < total:
+        if not order:
+            order = list(range(n))
+            rng.shuffle(order)
+        out.append(order[: cfg.batch_size])
+        order = order[cfg.batch_size:]
+    return out
+
+
+def train(problem: Problem, module: nn.Module, cfg: TrainConfig | None = None,
+          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy_loss) -> TrainLog:
+    """Fit ``module``'s parameters so that intervened outputs match ``problem.targets``."""
+    cfg = cfg or TrainConfig()
+    if problem.targets is None:
+        raise ValueError("training needs problem.targets (one target token per example)")
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(module).__name__} has no trainable parameters")
+    steps = batches(len(problem), cfg)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_warmup_decay(len(steps), cfg.warmup))
+    log = TrainLog()
+    module.train()
+    for rows in steps:
+        rows_t = torch.tensor(rows, dtype=torch.long)
+        loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        log.losses.append(float(loss.detach()))
+    log.steps = len(steps)
+    module.eval()
+    return log

@@ -1,0 +1,1 @@
+"""An example harness plugin: arithmetic multiple choice scored by log-likelihood."""
