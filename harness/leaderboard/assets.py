@@ -40,6 +40,8 @@ table.board td.missing { color: #a3aab8; }
 table.board tbody tr:hover td, table.board tbody tr:hover th { background: #f6f8fc; }
 table.board tbody tr:hover td.best { background: #cdebd6; }
 .se { color: var(--muted); font-size: 11.5px; font-weight: 400; margin-left: 4px; }
+details.more { margin: 10px 0 0; }
+details.more summary { cursor: pointer; color: var(--accent); font-weight: 600; margin-bottom: 6px; }
 figure { margin: 18px 0 8px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 13px; max-width: 70em; }

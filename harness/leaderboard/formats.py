@@ -65,6 +65,8 @@ def _table_document(board: Leaderboard, table: BenchmarkTable) -> dict[str, Any]
                 "label": c.metric.label,
                 "higher_is_better": c.metric.higher_is_better,
                 "mean_of": list(c.mean_of),
+                "headline": c.headline,
+                "metric_source": c.metric.source,
             }
             for c in table.columns
         ],
@@ -135,6 +137,15 @@ def _md_cell(table: BenchmarkTable, col: Column, cell: Cell | None) -> str:
     return text
 
 
+def _md_table(table: BenchmarkTable, columns: list[Column]) -> list[str]:
+    header = ["Model", *(md_text(column_heading(c)) for c in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] + [" ---: "] * len(columns)) + "|"]
+    for row in table.rows:
+        cells = [md_text(row.label), *(_md_cell(table, c, row.cells.get(c.key)) for c in columns)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
@@ -157,12 +168,10 @@ def write_markdown(board: Leaderboard, path: Path) -> Path:
             about.append(f"Plugin: {md_text(table.plugin)}.")
         about.append(f"Metric names from: {md_text(table.metric_source)}.")
         lines += [" ".join(about), ""]
-        header = ["Model", *(md_text(column_heading(c)) for c in table.columns)]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join([" --- "] + [" ---: "] * len(table.columns)) + "|")
-        for row in table.rows:
-            cells = [md_text(row.label), *(_md_cell(table, c, row.cells.get(c.key)) for c in table.columns)]
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += _md_table(table, table.headline_columns)
+        if table.extra_columns:
+            lines += ["", f"More metrics ({len(table.extra_columns)} columns: per-setting and other reported values):", ""]
+            lines += _md_table(table, table.extra_columns)
         for plot in board.plots_for(table.name):
             lines += ["", f"![{md_text(plot.title)}]({plot.file})", "", f"*{md_text(plot.caption)}*"]
         if table.notes:

@@ -75,17 +75,13 @@ def _section(board: Leaderboard, table: BenchmarkTable, index: int) -> str:
     out = [
         f'<section id="b{index}" data-benchmark="{esc(table.name)}"><h2>{esc(table.name)}</h2>',
         f'<p class="about">{" ".join(about)}</p>',
-        '<div class="scroll"><table class="board">',
-        "<thead><tr>",
-        '<th scope="col" data-key="model" data-type="text" aria-sort="none" class="model"><button type="button">Model</button></th>',
-        *(_header(c) for c in table.columns),
-        "</tr></thead><tbody>",
+        _table_html(table, table.headline_columns),
     ]
-    for row in table.rows:
-        out.append(f'<tr><th scope="row" class="model" data-value="{esc(row.label)}">{esc(row.label)}</th>')
-        out += [_cell(table, c, row.cells.get(c.key)) for c in table.columns]
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
+    extra = table.extra_columns
+    if extra:
+        out.append(f'<details class="more"><summary>More metrics ({len(extra)} columns: per-setting and other reported values)</summary>')
+        out.append(_table_html(table, extra))
+        out.append("</details>")
     for plot in board.plots_for(table.name):
         out.append(
             f'<figure><a href="{esc(plot.file)}"><img src="{esc(plot.file)}" alt="{esc(plot.title)}"></a>'
@@ -94,6 +90,22 @@ def _section(board: Leaderboard, table: BenchmarkTable, index: int) -> str:
     if table.notes:
         out.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in table.notes) + "</ul>")
     out.append("</section>")
+    return "\n".join(out)
+
+
+def _table_html(table: BenchmarkTable, columns: list[Column]) -> str:
+    out = [
+        '<div class="scroll"><table class="board">',
+        "<thead><tr>",
+        '<th scope="col" data-key="model" data-type="text" aria-sort="none" class="model"><button type="button">Model</button></th>',
+        *(_header(c) for c in columns),
+        "</tr></thead><tbody>",
+    ]
+    for row in table.rows:
+        out.append(f'<tr><th scope="row" class="model" data-value="{esc(row.label)}">{esc(row.label)}</th>')
+        out += [_cell(table, c, row.cells.get(c.key)) for c in columns]
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 

@@ -22,8 +22,13 @@ class MetricInfo:
     name: str
     label: str
     higher_is_better: bool | None  # None: unknown direction (no "best" marking)
-    source: str  # "plugin", "results file" or "name only"
+    source: str  # "plugin", "results file", "suffix" (``setting/metric`` of a known metric) or "name only"
     description: str = ""
+
+    @property
+    def headline(self) -> bool:
+        """Declared metrics lead the table; the rest (per-setting variants, extras) go to "more metrics"."""
+        return self.source in ("plugin", "results file")
 
     @property
     def arrow(self) -> str:
@@ -40,6 +45,7 @@ class Column:
     task: str | None  # None for a mean-over-tasks column
     metric: MetricInfo
     mean_of: tuple[str, ...] = ()  # the tasks a mean column averages
+    headline: bool = True  # False: shown under "more metrics"
 
     @property
     def n_tasks(self) -> int:
@@ -78,6 +84,14 @@ class BenchmarkTable:
     metric_source: str
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def headline_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.headline]
+
+    @property
+    def extra_columns(self) -> list[Column]:
+        return [c for c in self.columns if not c.headline]
+
     def best(self, column: Column) -> float | None:
         """The best value in ``column`` (``None`` when the direction is unknown or < 2 values)."""
         values = [r.cells[column.key].value for r in self.rows if column.key in r.cells]
@@ -100,7 +114,7 @@ def metric_infos(benchmark: str, entries: list[Entry], registered: dict[str, Any
             if name in infos:
                 continue
             own = declared.get(name) if isinstance(declared, dict) else None
-            if isinstance(own, dict):
+            if isinstance(own, dict):  # the results file's own record of the registration
                 hib = own.get("higher_is_better")
                 label = own.get("display_name")
                 infos[name] = MetricInfo(
@@ -110,9 +124,20 @@ def metric_infos(benchmark: str, entries: list[Entry], registered: dict[str, Any
                     "results file",
                     own.get("description") if isinstance(own.get("description"), str) else "",
                 )
-            else:
-                infos[name] = MetricInfo(name, name, None, "name only")
+    for entry in entries:
+        for name in entry.metrics:
+            if name not in infos:
+                infos[name] = _derived_info(name, infos)
     return infos
+
+
+def _derived_info(name: str, infos: dict[str, MetricInfo]) -> MetricInfo:
+    """``"<setting>/<metric>"`` of a known metric keeps its direction (e.g. ``greedy/mc1``)."""
+    prefix, _, base = name.rpartition("/")
+    known = infos.get(base)
+    if prefix and known is not None and known.headline:
+        return MetricInfo(name, f"{known.label} · {prefix}", known.higher_is_better, "suffix", known.description)
+    return MetricInfo(name, name, None, "name only")
 
 
 def build_tables(entries: list[Entry], registered: dict[str, Any]) -> list[BenchmarkTable]:
@@ -130,12 +155,14 @@ def _build_table(benchmark: str, entries: list[Entry], registered: dict[str, Any
 
     columns: list[Column] = []
     if len(tasks) > 1:
-        for metric in order:
+        for metric in (m for m in order if infos[m].headline):
             having = [t for t in tasks if metric in task_metrics[t]]
             if len(having) > 1:
                 columns.append(Column(f"mean/{metric}", None, infos[metric], mean_of=tuple(having)))
+    any_headline = any(i.headline for i in infos.values())
     for task in tasks:
-        columns.extend(Column(f"{task}/{m}", task, infos[m]) for m in task_metrics[task])
+        columns.extend(Column(f"{task}/{m}", task, infos[m], headline=infos[m].headline or not any_headline) for m in task_metrics[task])
+    columns.sort(key=lambda c: not c.headline)  # stable: headline columns first, each group in order
 
     rows: dict[str, Row] = {}
     for e in sorted(entries, key=lambda e: e.row):
@@ -158,7 +185,7 @@ def _build_table(benchmark: str, entries: list[Entry], registered: dict[str, Any
     spec = registered.get(benchmark)
     plugin = getattr(spec, "plugin", "") or _first_text(e.meta.get("plugin") for e in entries)
     description = getattr(spec, "description", "") or _first_text(e.meta.get("description") for e in entries)
-    sources = sorted({i.source for i in infos.values()})
+    sources = sorted({i.source for i in infos.values() if i.headline}) or ["metric names only"]
     table = BenchmarkTable(benchmark, plugin, description, columns, list(rows.values()), ", ".join(sources))
     if spec is None:
         table.notes.append(
@@ -177,7 +204,7 @@ def _mean_cell(row: Row, col: Column) -> Cell:
 
 def _default_order(table: BenchmarkTable) -> list[Row]:
     """Best first on the first column with a known direction (missing values last), then by name."""
-    col = next((c for c in table.columns if c.metric.higher_is_better is not None), None)
+    col = next((c for c in table.headline_columns if c.metric.higher_is_better is not None), None)
     if col is None:
         return sorted(table.rows, key=lambda r: r.label)
     sign = -1.0 if col.metric.higher_is_better else 1.0

@@ -22,12 +22,16 @@ FORMULA = '=HYPERLINK("http://example.invalid","x")'
 BENCHMARKS = {
     "causalgym": ("causalgym", ["causalgym_agr_gender", "causalgym_npi_any"], {"log_odds": ("Log-odds effect", True), "accuracy": ("Accuracy", True)}),
     "ravel": ("ravel", ["ravel_city"], {"disentangle": ("Disentangle", True), "cause": ("Cause", True), "isolate": ("Isolate", True)}),
-    "activation_decoding": ("activation_decoding", ["truthfulqa_mc_activation"], {"mc1": ("MC1", True), "mc2": ("MC2", True)}),
+    "activation_decoding_truthfulqa_mc": ("activation_decoding", ["truthfulqa_mc_activation"], {"mc1": ("MC1", True), "mc2": ("MC2", True)}),
     "llm_usage": ("llm_usage", ["llm_usage_validation", "llm_usage_months"], {"abs_error": ("Mean |α̂ − α|", False), "alpha_hat": ("α̂", True)}),
     # no installed plugin registers this one: names come from the results file
     "thirdparty_bench": ("thirdparty", ["thirdparty_task"], {"error_rate": ("Error rate", False)}),
 }
 METHODS = ["das", "mean_diff", "probe"]
+# decoding settings as the activation-decoding plugin labels them; the first is the primary one
+SETTINGS = ["greedy", "dola,layers=low"] + [f"activation,alpha={a},info_layer=4" for a in (0.25, 0.5, 1)] + [
+    f"activation_dola,layers=low,alpha={a},info_layer=4" for a in (0.5, 1)
+]
 
 
 @dataclass
@@ -54,8 +58,8 @@ def _details(benchmark: str, task: str, rng: random.Random, n_layers: int) -> An
         return {"grid": grid}
     if benchmark == "ravel":
         return {"methods": {m: {"cause": rng.uniform(0.2, 0.9), "isolate": rng.uniform(0.2, 0.9)} for m in METHODS}}
-    if benchmark == "activation_decoding":
-        return {"alpha_sweep": [{"alpha": a, "mc1": rng.uniform(0.2, 0.3), "mc2": rng.uniform(0.35, 0.5)} for a in (0.0, 0.25, 0.5, 1.0)]}
+    if benchmark == "activation_decoding_truthfulqa_mc":
+        return {"settings": {s: {"mc1": rng.uniform(0.2, 0.3), "mc2": rng.uniform(0.35, 0.5)} for s in SETTINGS}, "primary": SETTINGS[0]}
     if task == "llm_usage_validation":
         rows = []
         for a in (0.0, 0.05, 0.1, 0.25):
@@ -76,13 +80,18 @@ def make_run(model: str, created: str, tasks: list[str], rng: random.Random, n_l
             results[task] = {m: round(rng.uniform(0.05, 0.95), 6) for m in metrics}
             if benchmark == "ravel":
                 results[task]["disentangle"] = (results[task]["cause"] + results[task]["isolate"]) / 2
-            stderr[task] = {m: round(rng.uniform(0.001, 0.03), 6) for m in metrics}
             metas[task] = {
                 "benchmark": benchmark, "plugin": plugin, "description": f"{benchmark} task {task}",
                 "n_samples": rng.randint(20, 60), "wall_seconds": 1.0, "samples_file": f"samples_{task}_abc.jsonl",
                 "metrics": {m: {"display_name": f"file:{label}", "higher_is_better": hib} for m, (label, hib) in metrics.items()},
             }
-            if with_details and (d := _details(benchmark, task, rng, n_layers)) is not None:
+            d = _details(benchmark, task, rng, n_layers)
+            if benchmark == "activation_decoding_truthfulqa_mc":  # per-setting metrics, the primary one also plain
+                for setting, values in d["settings"].items():
+                    results[task].update({f"{setting}/{m}": v for m, v in values.items()})
+                results[task].update(d["settings"][SETTINGS[0]])
+            stderr[task] = {m: round(rng.uniform(0.001, 0.03), 6) for m in results[task]}
+            if with_details and d is not None:
                 details[task] = d
     return {
         "schema_version": 1, "run_id": f"run-{rng.randrange(16**8):08x}", "created": created,

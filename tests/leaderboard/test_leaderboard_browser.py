@@ -17,12 +17,11 @@ pytestmark = pytest.mark.skipif(
     reason="headless Chromium not installed (apt-get install -y --no-install-recommends chromium chromium-driver)",
 )
 
-ROW_LABELS = "return Array.from(document.querySelectorAll(arguments[0] + ' tbody th.model')).map(e => e.textContent);"
+ROW_LABELS = "return Array.from(document.querySelector(arguments[0] + ' table.board').tBodies[0].rows).map(r => r.cells[0].textContent);"
 COLUMN_VALUES = """
-const section = document.querySelector(arguments[0]);
-const heads = Array.from(section.querySelectorAll('thead th'));
-const col = heads.findIndex(th => th.dataset.key === arguments[1]);
-return Array.from(section.querySelectorAll('tbody tr')).map(tr => tr.cells[col].dataset.value);
+const th = Array.from(document.querySelectorAll(arguments[0] + ' thead th')).find(h => h.dataset.key === arguments[1]);
+const col = Array.from(th.parentNode.children).indexOf(th);
+return Array.from(th.closest('table').tBodies[0].rows).map(tr => tr.cells[col].dataset.value);
 """
 
 
@@ -58,8 +57,11 @@ def test_page_in_headless_chromium(built):
         for src, complete, width in images:
             assert complete and width > 100, f"{src} did not load"
 
-        # one table per benchmark
-        assert browser.run("return document.querySelectorAll('table.board').length;") == len(doc["benchmarks"])
+        # one table per benchmark, plus a folded "more metrics" table where a benchmark reports extra metrics
+        assert browser.run("return document.querySelectorAll('section > .scroll > table.board').length;") == len(doc["benchmarks"])
+        with_extra = [b["name"] for b in doc["benchmarks"] if any(not c["headline"] for c in b["columns"])]
+        assert with_extra == ["activation_decoding_truthfulqa_mc"]
+        assert browser.run("return document.querySelectorAll('details.more table.board').length;") == 1
 
         # sorting: a lower-is-better column sorts smallest first, then the other way; missing values stay last
         section = _section(doc, "llm_usage")
@@ -85,6 +87,14 @@ def test_page_in_headless_chromium(built):
         browser.click(f'{section} th[data-key="model"] button')
         rows = browser.run(ROW_LABELS, section)
         assert rows == sorted(rows, key=str.lower)
+
+        # the folded table opens and sorts too
+        section = _section(doc, "activation_decoding_truthfulqa_mc")
+        browser.click(f"{section} details.more summary")
+        key = "truthfulqa_mc_activation/greedy/mc1"
+        browser.click(f'{section} th[data-key="{key}"] button')
+        values = _numbers(browser.run(COLUMN_VALUES, section, key))
+        assert len(values) == 2 and values == sorted(values, reverse=True)
 
         # no console output at all: no errors, warnings, CSP violations or failed loads
         entries = browser.console()

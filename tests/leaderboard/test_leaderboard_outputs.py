@@ -11,7 +11,7 @@ import random
 import re
 import shutil
 
-from lb_fixtures import ALL_TASKS, BENCHMARKS, EVIL, EVIL_ATTR, FORMULA, make_run, run_leaderboard
+from lb_fixtures import ALL_TASKS, BENCHMARKS, EVIL, EVIL_ATTR, FORMULA, SETTINGS, make_run, run_leaderboard
 
 from harness.leaderboard.table import format_number
 
@@ -75,11 +75,19 @@ def test_metric_names_come_from_the_plugin_else_from_the_results_file(built):
     for benchmark, (_, tasks, metrics) in BENCHMARKS.items():
         prefix = "file:" if benchmark == "thirdparty_bench" else "plugin:"
         for col in by_name[benchmark]["columns"]:
-            label, hib = metrics[col["metric"]]
-            assert col["label"] == prefix + label
+            setting, _, base = col["metric"].rpartition("/")
+            label, hib = metrics[base]
             assert col["higher_is_better"] is hib
+            if setting:  # a per-setting variant ("greedy/mc1") of a registered metric: folded away, same direction
+                assert col["label"] == f"{prefix}{label} · {setting}" and not col["headline"] and col["metric_source"] == "suffix"
+            else:
+                assert col["label"] == prefix + label and col["headline"]
     assert by_name["thirdparty_bench"]["metric_source"] == "results file"
     assert any("thirdparty_bench" in n for n in by_name["thirdparty_bench"]["notes"])
+    extra = [c for c in by_name["activation_decoding_truthfulqa_mc"]["columns"] if not c["headline"]]
+    assert len(extra) == 2 * len(SETTINGS)
+    md = (out / "leaderboard.md").read_text(encoding="utf-8")
+    assert f"More metrics ({len(extra)} columns" in md
     # registration order is kept: ravel registers disentangle, cause, isolate
     assert [c["metric"] for c in by_name["ravel"]["columns"]] == ["disentangle", "cause", "isolate"]
 
@@ -141,7 +149,7 @@ def test_plots_are_drawn_and_missing_details_are_noted(built):
     assert {p["file"] for p in plots} == {
         "plots/causalgym-log-odds-per-layer.png",
         "plots/ravel-cause-vs-isolate.png",
-        "plots/activation_decoding-alpha-sweep.png",
+        "plots/activation_decoding_truthfulqa_mc-alpha-sweep.png",
         "plots/llm_usage-estimate-vs-true-alpha.png",
         "plots/llm_usage-alpha-per-group.png",
     }

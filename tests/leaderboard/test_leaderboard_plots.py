@@ -45,6 +45,13 @@ def test_ravel_methods_flat_nested_per_attribute_or_records():
 
 def test_alpha_sweep_and_llm_usage_shapes():
     assert read_sweep({"sweep": {"0.5": {"mc1": 0.3}, "0": {"mc1": 0.2}}}) == [{"alpha": "0.5", "mc1": 0.3}, {"alpha": "0", "mc1": 0.2}]
+    settings = {"greedy": {"mc1": 0.2}, "activation_dola,layers=low,alpha=0.5,info_layer=16": {"mc1": 0.3}}
+    assert read_sweep({"settings": settings, "primary": "greedy"}) == [
+        {"method": "greedy", "mc1": 0.2},
+        {"method": "activation_dola", "layers": "low", "alpha": "0.5", "info_layer": "16", "mc1": 0.3},
+    ]
+    with pytest.raises(MissingDetail, match="no setting with an alpha"):
+        read_sweep({"settings": {"greedy": {"mc1": 0.2}}})
     assert read_validation({"validation": {"0.1": 0.12, "0": {"estimate": 0.02, "ci": [0.01, 0.03]}}}) == [
         (0.0, 0.02, 0.01, 0.03), (0.1, 0.12, None, None)
     ]
@@ -69,7 +76,7 @@ def test_malformed_details_skip_the_plot_with_a_note_and_never_crash(tmp_path):
     notes = {t.name: " ".join(t.notes) for t in board.tables}
     assert "CausalGym log-odds per layer: left out m / causalgym_agr_gender" in notes["causalgym"]
     assert "RAVEL Cause vs Isolate: left out m / ravel_city" in notes["ravel"]
-    assert "α sweep: left out m / truthfulqa_mc_activation" in notes["activation_decoding"]
+    assert "α sweep: left out m / truthfulqa_mc_activation" in notes["activation_decoding_truthfulqa_mc"]
     assert "estimate vs true α: left out m / llm_usage_validation: details are a list" in notes["llm_usage"]
     assert all("skipped" in notes[name] for name in notes)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from harness.leaderboard.plots.shapes import MissingDetail
+from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
@@ -99,25 +99,34 @@ def make_plots(entries: list[Entry], out_dir: Path, plugin_names: dict[str, str]
     names = {id(e): _names(e, plugin_names or {}) for e in entries}
     report = PlotReport()
     for key, plotters in _registry().items():
-        mine = [e for e in entries if key in names[id(e)]]
-        if not mine:
-            continue
-        benchmark = sorted({e.benchmark for e in mine})[0]
-        for title, plotter in plotters:
-            ctx = PlotContext(out_dir, title, benchmark)
-            try:
-                drawn = plotter(sorted(mine, key=lambda e: (e.row, e.task)), ctx)
-            except MissingDetail as err:
-                ctx.notes.append(f"{title}: skipped ({err}).")
-                drawn = []
-            except Exception as err:  # noqa: BLE001 - a broken plot must not stop the leaderboard
-                where = traceback.extract_tb(err.__traceback__)[-1]
-                ctx.notes.append(f"{title}: skipped, the plot failed ({type(err).__name__}: {err} at {Path(where.filename).name}:{where.lineno}).")
-                drawn = []
-            report.plots.extend(drawn)
-            for text in ctx.notes:
-                report.note(benchmark, text)
+        by_benchmark: dict[str, list[Entry]] = {}
+        for entry in entries:
+            if key in names[id(entry)]:
+                by_benchmark.setdefault(entry.benchmark, []).append(entry)
+        for benchmark, mine in sorted(by_benchmark.items()):
+            for title, plotter in plotters:
+                ctx = PlotContext(out_dir, title, benchmark)
+                report.plots.extend(_draw(plotter, sorted(mine, key=lambda e: (e.row, e.task)), ctx))
+                for text in ctx.notes:
+                    report.note(benchmark, text)
     return report
+
+
+def _draw(plotter: Plotter, entries: list[Entry], ctx: PlotContext) -> list[Plot]:
+    import matplotlib.pyplot as plt
+
+    try:
+        return plotter(entries, ctx)
+    except NotApplicable:
+        return []
+    except MissingDetail as err:
+        ctx.notes.append(f"{ctx.title}: skipped ({err}).")
+    except Exception as err:  # noqa: BLE001 - a broken plot must not stop the leaderboard
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        ctx.notes.append(f"{ctx.title}: skipped, the plot failed ({type(err).__name__}: {err} at {Path(where.filename).name}:{where.lineno}).")
+    finally:
+        plt.close("all")
+    return []
 
 
 def _safe_name(name: str) -> str:

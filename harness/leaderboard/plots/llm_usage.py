@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain
-from harness.leaderboard.plots.shapes import MissingDetail, first_key, flatten, number, pick
+from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable, first_key, flatten, number, pick
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
@@ -81,6 +81,8 @@ def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         with_data.append(entry)
         series[(entry.row, entry.task)] = points
     if not series:
+        if not ctx.notes:
+            raise NotApplicable  # only estimation tasks here
         raise MissingDetail("no result has a validation (estimate vs true α) in details.<task>.validation")
 
     import matplotlib.pyplot as plt
@@ -121,6 +123,8 @@ def groups(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         with_data.append(entry)
         series[(entry.row, entry.task)] = points
     if not series:
+        if not ctx.notes:
+            raise NotApplicable  # only validation tasks here
         raise MissingDetail("no result has α̂ per group in details.<task>.groups")
 
     import matplotlib.pyplot as plt

@@ -17,6 +17,10 @@ class MissingDetail(LookupError):
     """The details lack what a plot needs; the message says what (the plot is skipped)."""
 
 
+class NotApplicable(Exception):
+    """This plot kind does not apply to these results (e.g. no validation tasks): no plot, no note."""
+
+
 def first_key(mapping: Any, names: Iterable[str]) -> tuple[str, Any]:
     """The first of ``names`` present in ``mapping`` (compared case-insensitively)."""
     if not isinstance(mapping, dict):
