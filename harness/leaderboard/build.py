@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.leaderboard.collect import Problem, RunFile, collect, select_entries
+from harness.leaderboard.collect import Problem, RunFile, collect, failure_notes, select_entries
 from harness.leaderboard.plots import Plot, make_plots
 from harness.leaderboard.table import BenchmarkTable, build_tables
 
@@ -37,12 +37,16 @@ class Leaderboard:
         return [p for p in self.plots if p.benchmark == benchmark]
 
 
-def registered_benchmarks(plugins: Iterable[str] = (), autoload: bool | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The benchmarks installed plugins register, and notes on plugins that failed to load."""
+def registered_benchmarks(
+    plugins: Iterable[str] = (), autoload: bool | None = None, manager: Any = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The benchmarks installed plugins register (through ``manager`` when the CLI loaded one
+    already), and notes on plugins that failed to load."""
     from harness.pluginmanager import PluginManager
 
     try:
-        manager = PluginManager().load(extra_modules=list(plugins), autoload=autoload)
+        if manager is None:
+            manager = PluginManager().load(extra_modules=list(plugins), autoload=autoload)
         benchmarks = dict(manager.registry().benchmarks)
     except Exception as err:  # noqa: BLE001 - the leaderboard still works from the files' own metadata
         return {}, [f"Plugins could not be loaded ({type(err).__name__}: {err}); metric names come from the results files."]
@@ -61,6 +65,7 @@ def build(
     plugins: Iterable[str] = (),
     autoload: bool | None = None,
     with_plots: bool = True,
+    manager: Any = None,
 ) -> Leaderboard:
     """Read ``results_dir``, draw the plots into ``out_dir/plots`` and return the leaderboard."""
     results_dir = Path(results_dir)
@@ -73,8 +78,9 @@ def build(
         details = "; ".join(str(p) for p in found.problems)
         raise NoResultsError(f"{results_dir}: none of the {found.n_files} results files could be used: {details}")
 
-    registered, notes = registered_benchmarks(plugins, autoload)
+    registered, notes = registered_benchmarks(plugins, autoload, manager)
     entries = select_entries(found.runs, all_runs=all_runs)
+    notes += failure_notes(found.runs, entries, all_runs)
     tables = build_tables(entries, registered)
     board = Leaderboard(
         source=str(results_dir),

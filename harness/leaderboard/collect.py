@@ -47,6 +47,7 @@ class RunFile:
     stderr: dict[str, dict[str, float | None]]
     tasks: dict[str, dict[str, Any]]
     details: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)  # task -> why it failed in this run
 
     def benchmark_of(self, task: str) -> str:
         meta = self.tasks.get(task) or {}
@@ -154,6 +155,7 @@ def read_results_file(path: Path, root: Path, problems: list[Problem]) -> RunFil
         stderr={str(t): _numbers(m, path, f"stderr.{t}", problems) for t, m in stderr_doc.items() if isinstance(m, dict)},
         tasks={str(t): m for t, m in tasks.items() if isinstance(m, dict)},
         details={str(t): d for t, d in details.items()},
+        errors={str(t): str(e) for t, e in doc["errors"].items()} if isinstance(doc.get("errors"), dict) else {},
     )
 
 
@@ -199,6 +201,24 @@ def select_entries(runs: list[RunFile], all_runs: bool = False) -> list[Entry]:
     for (model, task), run in newest.items():
         entries.append(Entry(model, model, task, run.benchmark_of(task), run))
     return entries
+
+
+def failure_notes(runs: list[RunFile], entries: list[Entry], all_runs: bool = False) -> list[str]:
+    """Tasks that failed in a model's newest run (in every run with ``all_runs``), saying what is shown instead."""
+    shown = {(e.model, e.task): e.run for e in entries}
+    newest: dict[str, RunFile] = {}
+    for run in sorted(runs, key=RunFile.sort_key):
+        newest[run.model] = run
+    notes = []
+    for run in sorted(runs, key=RunFile.sort_key):
+        if not all_runs and newest[run.model] is not run:
+            continue
+        for task, error in sorted(run.errors.items()):
+            first = error.strip().splitlines()[-1] if error.strip() else "no message"
+            other = shown.get((run.model, task))
+            instead = f"; the table shows its run {other.run_id} of {other.created_text}" if other is not None and other is not run else ""
+            notes.append(f"{run.model}: task {task} failed in run {run.run_id} ({run.created_text}, {run.relpath}): {first}{instead}.")
+    return notes
 
 
 def _models_with_several_runs(runs: list[RunFile]) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 DESCRIPTION = """\
 Aggregate every results file (results_*.json, searched recursively) under RESULTS_DIR into a
@@ -27,12 +27,13 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="also save DIR/screenshot.png of index.html rendered by headless Chromium (needs chromium and chromium-driver)",
     )
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when any results file had a problem")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, wants_pm=True)
     return parser
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``leaderboard`` to the harness CLI; the parser's ``func(args)`` returns the exit status."""
+    """Add ``leaderboard`` to the harness CLI. The parser's ``func(args, pm)`` returns the exit
+    status (``wants_pm``: the CLI passes its plugin manager; ``func(args)`` works too)."""
     parser = subparsers.add_parser(
         "leaderboard", help="build a leaderboard (Markdown, CSV, JSON, HTML, plots) from results files",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -40,12 +41,14 @@ def add_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     return configure(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, pm: Any = None) -> int:
+    """Build and write the leaderboard; ``pm`` is the harness CLI's plugin manager (it already
+    honours ``--plugin`` and ``-p no:NAME``), else plugins are loaded here."""
     from harness.leaderboard.build import NoResultsError, build, write_all
 
     out = args.out if args.out is not None else args.results_dir / "leaderboard"
     try:
-        board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots)
+        board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm)
     except NoResultsError as err:
         print(f"harness leaderboard: error: {err}", file=sys.stderr)
         return 2
@@ -80,4 +83,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="harness leaderboard", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     args = configure(parser).parse_args(argv)
-    return args.func(args)
+    return run(args)

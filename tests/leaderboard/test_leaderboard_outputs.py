@@ -7,11 +7,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 
-from lb_fixtures import ALL_TASKS, BENCHMARKS, EVIL, EVIL_ATTR, FORMULA, SETTINGS, make_run, run_leaderboard
+from lb_fixtures import ALL_TASKS, BENCHMARKS, EVIL, EVIL_ATTR, FORMULA, REPO, SETTINGS, make_run, run_leaderboard
 
 from harness.leaderboard.table import format_number
 
@@ -61,11 +64,25 @@ def test_each_cell_shows_the_newest_run_of_that_model_and_task(built):
                 assert cell["stderr"] == newest["stderr"][task][metric]
                 checked += 1
     # smollm2's ravel_city comes from its newest run, its causalgym tasks from the one before
-    assert cells[("smollm2-135m", "ravel_city/cause")]["created"] == "2026-11-21T12:00:00Z"
+    assert cells[("smollm2-135m", "ravel_city/cause")]["created"] == "2026-11-21T12:00:00+00:00"
     assert cells[("smollm2-135m", "causalgym_agr_gender/log_odds")]["created"] == "2026-11-20T09:00:00Z"
     assert checked >= 35
     rows = {r["label"] for b in _doc(out)["benchmarks"] for r in b["rows"]}
     assert rows == set(tree.models())  # one row per model, never one per run
+
+
+def test_a_task_that_failed_in_the_newest_run_is_reported_with_what_is_shown_instead(built):
+    tree, out, proc = built
+    smol = [r["doc"] for r in tree.runs if r["doc"]["model"]["name"] == "smollm2-135m"]
+    latest = max(smol, key=lambda d: d["created"])
+    shown = tree.newest("smollm2-135m", "causalgym_npi_any")
+    expected = (
+        f"smollm2-135m: task causalgym_npi_any failed in run {latest['run_id']} (2026-11-21T12:00:00+00:00, "
+        f"smollm2-135m/results_20261121-120000.json): RuntimeError: the model ran out of memory; "
+        f"the table shows its run {shown['run_id']} of {shown['created']}."
+    )
+    assert _doc(out)["notes"] == [expected]
+    assert expected in proc.stderr
 
 
 def test_metric_names_come_from_the_plugin_else_from_the_results_file(built):
@@ -192,6 +209,17 @@ def test_all_runs_gives_one_row_per_run(tmp_path, built):
         for task, metrics in run["results"].items():
             assert cells[(row, f"{task}/{next(iter(metrics))}")]["value"] == next(iter(metrics.values()))
     assert ("gemma3-270m", "ravel_city/cause") in cells  # a model with one run keeps its plain name
+
+
+def test_the_harness_cli_runs_the_command_with_its_own_plugin_options(tmp_path, built):
+    tree, _, _ = built
+    env = dict(os.environ, HARNESS_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONPATH=os.pathsep.join([str(tree.plugin_dir), str(REPO)]))
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "harness", "--plugin", "lb_test_plugin", "leaderboard", str(tree.root), "--out", str(out), "--no-plots"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    sources = {b["name"]: b["metric_source"] for b in _doc(out)["benchmarks"]}
+    assert sources["ravel"] == "plugin" and sources["thirdparty_bench"] == "results file"
 
 
 def test_missing_or_unusable_results_folder_is_a_clear_error(tmp_path, built):
