@@ -102,7 +102,7 @@ def _table_html(table: BenchmarkTable, columns: list[Column]) -> str:
         "</tr></thead><tbody>",
     ]
     for row in table.rows:
-        out.append(f'<tr><th scope="row" class="model" data-value="{esc(row.label)}">{esc(row.label)}</th>')
+        out.append(f'<tr><th scope="row" class="model" data-value="{esc(row.label)}" title="{esc(row.label)}">{esc(row.label)}</th>')
         out += [_cell(table, c, row.cells.get(c.key)) for c in columns]
         out.append("</tr>")
     out.append("</tbody></table></div>")

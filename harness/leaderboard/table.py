@@ -5,12 +5,16 @@ Metric names and directions come from the benchmark's registration by its plugin
 file's own ``tasks.<task>.metrics``; failing both, the raw metric name with no direction.
 A benchmark with several tasks also gets a "mean over tasks" column per metric, filled only
 for rows that have that metric for every one of the tasks (a partial mean would mislead).
+
+Per-setting variants, ``<setting>/<metric>`` where ``<metric>`` is itself a metric of the
+benchmark (``das/cause``, ``greedy/mc1``), and metrics nobody declared are kept out of the
+main table, in a "more metrics" table, so the main table stays readable.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from harness.leaderboard.collect import Entry
@@ -24,11 +28,12 @@ class MetricInfo:
     higher_is_better: bool | None  # None: unknown direction (no "best" marking)
     source: str  # "plugin", "results file", "suffix" (``setting/metric`` of a known metric) or "name only"
     description: str = ""
+    variant_of: str = ""  # "mc1" for "greedy/mc1": a per-setting (per-method) variant of a benchmark metric
 
     @property
     def headline(self) -> bool:
-        """Declared metrics lead the table; the rest (per-setting variants, extras) go to "more metrics"."""
-        return self.source in ("plugin", "results file")
+        """Declared metrics that are not per-setting variants lead the table; the rest go to "more metrics"."""
+        return self.source in ("plugin", "results file") and not self.variant_of
 
     @property
     def arrow(self) -> str:
@@ -124,6 +129,10 @@ def metric_infos(benchmark: str, entries: list[Entry], registered: dict[str, Any
                     "results file",
                     own.get("description") if isinstance(own.get("description"), str) else "",
                 )
+    for name, info in list(infos.items()):
+        base = name.rpartition("/")[2]
+        if base != name and base in infos:
+            infos[name] = replace(info, variant_of=base)
     for entry in entries:
         for name in entry.metrics:
             if name not in infos:
@@ -136,7 +145,7 @@ def _derived_info(name: str, infos: dict[str, MetricInfo]) -> MetricInfo:
     prefix, _, base = name.rpartition("/")
     known = infos.get(base)
     if prefix and known is not None and known.headline:
-        return MetricInfo(name, f"{known.label} · {prefix}", known.higher_is_better, "suffix", known.description)
+        return MetricInfo(name, f"{known.label} · {prefix}", known.higher_is_better, "suffix", known.description, variant_of=base)
     return MetricInfo(name, name, None, "name only")
 
 

@@ -21,7 +21,8 @@ FORMULA = '=HYPERLINK("http://example.invalid","x")'
 # benchmark -> (plugin, tasks, {metric: (display_name, higher_is_better)})
 BENCHMARKS = {
     "causalgym": ("causalgym", ["causalgym_agr_gender", "causalgym_npi_any"], {"log_odds": ("Log-odds effect", True), "accuracy": ("Accuracy", True)}),
-    "ravel": ("ravel", ["ravel_city"], {"disentangle": ("Disentangle", True), "cause": ("Cause", True), "isolate": ("Isolate", True)}),
+    "ravel": ("ravel", ["ravel_city"], {"disentangle": ("Disentangle", True), "cause": ("Cause", True), "isolate": ("Isolate", True),
+                                        "das/cause": ("Cause (DAS)", True)}),  # a registered per-method variant
     "activation_decoding_truthfulqa_mc": ("activation_decoding", ["truthfulqa_mc_activation"], {"mc1": ("MC1", True), "mc2": ("MC2", True)}),
     "llm_usage": ("llm_usage", ["llm_usage_validation", "llm_usage_months"], {"abs_error": ("Mean |α̂ − α|", False), "alpha_hat": ("α̂", True)}),
     # no installed plugin registers this one: names come from the results file
@@ -57,7 +58,10 @@ def _details(benchmark: str, task: str, rng: random.Random, n_layers: int) -> An
         ]
         return {"grid": grid}
     if benchmark == "ravel":
-        return {"methods": {m: {"cause": rng.uniform(0.2, 0.9), "isolate": rng.uniform(0.2, 0.9)} for m in METHODS}}
+        methods = {m: {"cause": rng.uniform(0.2, 0.9), "isolate": rng.uniform(0.2, 0.9), "test/cause": 0.5} for m in METHODS}
+        for scores in methods.values():
+            scores["disentangle"] = (scores["cause"] + scores["isolate"]) / 2
+        return {"methods": methods, "primary": METHODS[0], "layer": 3}
     if benchmark == "activation_decoding_truthfulqa_mc":
         return {"settings": {s: {"mc1": rng.uniform(0.2, 0.3), "mc2": rng.uniform(0.35, 0.5)} for s in SETTINGS}, "primary": SETTINGS[0]}
     if task == "llm_usage_validation":

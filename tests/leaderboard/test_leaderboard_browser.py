@@ -60,8 +60,8 @@ def test_page_in_headless_chromium(built):
         # one table per benchmark, plus a folded "more metrics" table where a benchmark reports extra metrics
         assert browser.run("return document.querySelectorAll('section > .scroll > table.board').length;") == len(doc["benchmarks"])
         with_extra = [b["name"] for b in doc["benchmarks"] if any(not c["headline"] for c in b["columns"])]
-        assert with_extra == ["activation_decoding_truthfulqa_mc"]
-        assert browser.run("return document.querySelectorAll('details.more table.board').length;") == 1
+        assert with_extra == ["activation_decoding_truthfulqa_mc", "ravel"]
+        assert browser.run("return document.querySelectorAll('details.more table.board').length;") == 2
 
         # sorting: a lower-is-better column sorts smallest first, then the other way; missing values stay last
         section = _section(doc, "llm_usage")

@@ -93,12 +93,13 @@ def test_metric_names_come_from_the_plugin_else_from_the_results_file(built):
         prefix = "file:" if benchmark == "thirdparty_bench" else "plugin:"
         for col in by_name[benchmark]["columns"]:
             setting, _, base = col["metric"].rpartition("/")
-            label, hib = metrics[base]
-            assert col["higher_is_better"] is hib
-            if setting:  # a per-setting variant ("greedy/mc1") of a registered metric: folded away, same direction
+            if col["metric"] in metrics:  # registered; a per-method variant ("das/cause") goes to "more metrics"
+                label, hib = metrics[col["metric"]]
+                assert col["label"] == prefix + label and col["headline"] is (not setting)
+            else:  # a per-setting variant ("greedy/mc1") nobody registered: the base metric's direction
+                label, hib = metrics[base]
                 assert col["label"] == f"{prefix}{label} · {setting}" and not col["headline"] and col["metric_source"] == "suffix"
-            else:
-                assert col["label"] == prefix + label and col["headline"]
+            assert col["higher_is_better"] is hib
     assert by_name["thirdparty_bench"]["metric_source"] == "results file"
     assert any("thirdparty_bench" in n for n in by_name["thirdparty_bench"]["notes"])
     extra = [c for c in by_name["activation_decoding_truthfulqa_mc"]["columns"] if not c["headline"]]
@@ -106,7 +107,7 @@ def test_metric_names_come_from_the_plugin_else_from_the_results_file(built):
     md = (out / "leaderboard.md").read_text(encoding="utf-8")
     assert f"More metrics ({len(extra)} columns" in md
     # registration order is kept: ravel registers disentangle, cause, isolate
-    assert [c["metric"] for c in by_name["ravel"]["columns"]] == ["disentangle", "cause", "isolate"]
+    assert [c["metric"] for c in by_name["ravel"]["columns"]] == ["disentangle", "cause", "isolate", "das/cause"]
 
 
 def test_mean_columns_average_all_tasks_or_stay_empty(built):
