@@ -92,8 +92,8 @@ def build(
         problems=found.problems,
         notes=notes,
     )
+    _remove_previous_plots(Path(out_dir))
     if with_plots:
-        _remove_previous_plots(Path(out_dir))
         plugin_names = {name: spec.plugin for name, spec in registered.items() if getattr(spec, "plugin", "")}
         report = make_plots(entries, Path(out_dir), plugin_names)
         board.plots = report.plots
