@@ -146,6 +146,16 @@ def _md_table(table: BenchmarkTable, columns: list[Column]) -> list[str]:
     return lines
 
 
+def _md_table_transposed(table: BenchmarkTable, columns: list[Column]) -> list[str]:
+    """Metrics as lines and models as columns: many per-setting metrics stay readable."""
+    header = ["Metric", *(md_text(row.label) for row in table.rows)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] + [" ---: "] * len(table.rows)) + "|"]
+    for col in columns:
+        cells = [md_text(column_heading(col)), *(_md_cell(table, col, row.cells.get(col.key)) for row in table.rows)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
@@ -170,8 +180,8 @@ def write_markdown(board: Leaderboard, path: Path) -> Path:
         lines += [" ".join(about), ""]
         lines += _md_table(table, table.headline_columns)
         if table.extra_columns:
-            lines += ["", f"More metrics ({len(table.extra_columns)} columns: per-setting and other reported values):", ""]
-            lines += _md_table(table, table.extra_columns)
+            lines += ["", f"More metrics ({len(table.extra_columns)}: per-setting and other reported values; one line per metric):", ""]
+            lines += _md_table_transposed(table, table.extra_columns)
         for plot in board.plots_for(table.name):
             lines += ["", f"![{md_text(plot.title)}]({plot.file})", "", f"*{md_text(plot.caption)}*"]
         if table.notes:

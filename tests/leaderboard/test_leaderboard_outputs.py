@@ -105,7 +105,7 @@ def test_metric_names_come_from_the_plugin_else_from_the_results_file(built):
     extra = [c for c in by_name["activation_decoding_truthfulqa_mc"]["columns"] if not c["headline"]]
     assert len(extra) == 2 * len(SETTINGS)
     md = (out / "leaderboard.md").read_text(encoding="utf-8")
-    assert f"More metrics ({len(extra)} columns" in md
+    assert f"More metrics ({len(extra)}: " in md
     # registration order is kept: ravel registers disentangle, cause, isolate
     assert [c["metric"] for c in by_name["ravel"]["columns"]] == ["disentangle", "cause", "isolate", "das/cause"]
 
