@@ -28,6 +28,15 @@ def test_causalgym_grid_takes_the_max_over_positions_in_either_shape():
     expected = {("das", 0.0): 1.5, ("das", 1.0): -2.0, ("probe", 1.0): 0.25}
     assert read_grid(records) == expected
     assert read_grid(nested) == expected
+    # cells as the CausalGym plugin keeps them (site, logodds, a task field), and per-layer curves
+    cells = {"grid": [
+        {"task": "a", "method": "das", "site": 2, "position": 0, "logodds": 1.0, "accuracy": 1.0},
+        {"task": "a", "method": "das", "site": 2, "position": 1, "logodds": 3.0, "accuracy": 0.0},
+        {"task": "b", "method": "das", "site": 2, "position": 0, "logodds": 0.0, "accuracy": 1.0},
+    ]}
+    assert read_grid(cells) == {("das", 2.0): 1.5}  # max over positions per task, then the mean over tasks
+    assert read_grid({"curves": {"a": {"das": {"2": 3.0}}, "b": {"das": {"2": 0.0}}}}) == {("das", 2.0): 1.5}
+    assert read_grid({"curves": {"das": {"2": 3.0}}}) == {("das", 2.0): 3.0}
     with pytest.raises(MissingDetail, match="'grid'"):
         read_grid({"something": []})
     with pytest.raises(MissingDetail, match="missing"):
@@ -56,6 +65,12 @@ def test_alpha_sweep_and_llm_usage_shapes():
         (0.0, 0.02, 0.01, 0.03), (0.1, 0.12, None, None)
     ]
     assert read_validation({"validation": [{"alpha": 0.05, "alpha_hat": 0.07, "lower": 0.06, "upper": 0.08}]}) == [(0.05, 0.07, 0.06, 0.08)]
+    # records as the LLM-usage plugin's estimates write them: ``alpha`` is the estimate there
+    mixture = {"true_alpha": 0.05, "alpha": 0.08, "ci_low": 0.07, "ci_high": 0.09, "mle": 0.081}
+    assert read_validation({"mixtures": [mixture]}) == [(0.05, 0.08, 0.07, 0.09)]
+    with pytest.raises(MissingDetail):
+        read_validation({"validation": [{"alpha": 0.05}]})  # one number is not both truth and estimate
+    assert read_groups({"groups": [{"group": "2024-01", "alpha": 0.1, "ci_low": 0.09, "ci_high": 0.11}]}) == [("2024-01", 0.1, 0.09, 0.11)]
     assert read_groups({"over_time": {"2024-02": 0.2, "2024-01": 0.1}}) == [("2024-02", 0.2, None, None), ("2024-01", 0.1, None, None)]
     with pytest.raises(MissingDetail):
         read_groups({"groups": [{"group": "a"}]})

@@ -1,8 +1,10 @@
 """CausalGym: log-odds per layer, one line per method, one panel per model.
 
-Reads ``details.<task>.grid``: records ``{method, layer, position, log_odds}`` (or the same as
-nested mappings method → layer → position → value). Following the paper's summary, a
-layer's value is the maximum over positions, then the mean over tasks.
+Reads ``details.<task>.grid``: records ``{method, layer (or site), position, log_odds}`` (or the
+same as nested mappings method → layer → position → value); or ``details.<task>.curves``, the
+per-layer maxima already taken (method → layer → value, or task → method → layer → value).
+Following the paper's summary, a layer's value is the maximum over positions, then the mean
+over tasks.
 """
 
 from __future__ import annotations
@@ -17,26 +19,41 @@ from harness.leaderboard.plots.shapes import MissingDetail, first_key, flatten, 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
 
-GRID_KEYS = ("grid", "layer_grid", "cells", "records")
+GRID_KEYS = ("grid", "layer_grid", "cells", "records", "curves")
 METHOD_KEYS = ("method", "featurizer", "intervention")
-LAYER_KEYS = ("layer",)
-POSITION_KEYS = ("position", "pos", "token_position")
-VALUE_KEYS = ("log_odds", "logodds", "log-odds", "odds", "effect", "value")
+LAYER_KEYS = ("layer", "site")
+VALUE_KEYS = ("log_odds", "logodds", "log-odds", "logodds_effect", "log_odds_effect", "odds", "effect", "value")
 
 
 def read_grid(details: object) -> dict[tuple[str, float], float]:
-    """``(method, layer) -> max over positions`` of one task's grid."""
-    _, grid = first_key(details, GRID_KEYS)
-    cells: dict[tuple[str, float], float] = {}
-    for rec in flatten(grid, ("method", "layer", "position"), record_keys=VALUE_KEYS):
+    """``(method, layer) -> value`` of one result: the max over positions, averaged over the
+    tasks the details hold (records may carry a ``task`` field)."""
+    key, grid = first_key(details, GRID_KEYS)
+    fields = ("method", "layer", "position")
+    if str(key).lower() == "curves" and isinstance(grid, dict) and _depth(grid) == 4:
+        fields = ("task", "method", "layer")  # task -> method -> layer -> value
+    best: dict[tuple[str, str, float], float] = {}
+    for rec in flatten(grid, fields, record_keys=VALUE_KEYS):
         method, layer, value = pick(rec, METHOD_KEYS), number(pick(rec, LAYER_KEYS)), number(pick(rec, VALUE_KEYS))
         if method is None or layer is None or value is None:
             continue
-        key = (str(method), layer)
-        cells[key] = max(value, cells.get(key, -math.inf))
-    if not cells:
+        cell = (str(rec.get("task", "")), str(method), layer)
+        best[cell] = max(value, best.get(cell, -math.inf))
+    if not best:
         raise MissingDetail("the grid has no (method, layer, log-odds) records")
-    return cells
+    per_layer: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for (_, method, layer), value in best.items():
+        per_layer[(method, layer)].append(value)
+    return {k: sum(v) / len(v) for k, v in per_layer.items()}
+
+
+def _depth(node: object) -> int:
+    """Nesting depth of mappings down to the first leaf."""
+    depth = 0
+    while isinstance(node, dict) and node:
+        node = next(iter(node.values()))
+        depth += 1
+    return depth + 1
 
 
 def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:

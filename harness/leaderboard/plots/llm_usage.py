@@ -14,14 +14,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain
-from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable, first_key, flatten, number, pick
+from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable, first_key, flatten, number, pick, pick_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
 
-ESTIMATE_KEYS = ("alpha_hat", "estimate", "alpha_estimate", "value")
+ESTIMATE_KEYS = ("alpha_hat", "estimate", "alpha_estimate", "value", "alpha")
 TRUE_KEYS = ("true_alpha", "alpha_true", "alpha")
 GROUP_KEYS = ("group", "time", "period", "month", "label")
+VALIDATION_KEYS = ("validation", "mixtures")
+GROUPS_KEYS = ("groups", "per_group", "over_time", "by_group", "by_time")
 
 
 def _interval(rec: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -33,12 +35,13 @@ def _interval(rec: dict[str, Any]) -> tuple[float | None, float | None]:
 
 def read_validation(details: object) -> list[tuple[float, float, float | None, float | None]]:
     """``(true α, estimate, low, high)`` sorted by true α."""
-    _, found = first_key(details, ("validation",))
+    _, found = first_key(details, VALIDATION_KEYS)
     out = []
     for rec in flatten(found, ("true_alpha",), value_name="estimate", record_keys=TRUE_KEYS):
-        truth, estimate = number(pick(rec, TRUE_KEYS)), number(pick(rec, ESTIMATE_KEYS))
-        if truth is not None and estimate is not None:
-            out.append((truth, estimate, *_interval(rec)))
+        true_key, truth = pick_key(rec, TRUE_KEYS)
+        estimate = number(pick_key(rec, ESTIMATE_KEYS, exclude=true_key)[1])  # never the truth read twice
+        if number(truth) is not None and estimate is not None:
+            out.append((number(truth), estimate, *_interval(rec)))
     if not out:
         raise MissingDetail("the validation has no (true α, estimate) records")
     return sorted(out)
@@ -46,7 +49,7 @@ def read_validation(details: object) -> list[tuple[float, float, float | None, f
 
 def read_groups(details: object) -> list[tuple[str, float, float | None, float | None]]:
     """``(group, α̂, low, high)`` in the order given."""
-    _, found = first_key(details, ("groups", "per_group", "over_time", "by_group"))
+    _, found = first_key(details, GROUPS_KEYS)
     out = []
     for rec in flatten(found, ("group",), value_name="alpha_hat", record_keys=GROUP_KEYS):
         group, estimate = pick(rec, GROUP_KEYS), number(pick(rec, ESTIMATE_KEYS))
@@ -74,7 +77,7 @@ def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         try:
             points = read_validation(entry.details)
         except MissingDetail as err:
-            if isinstance(entry.details, dict) and any(k in entry.details for k in ("groups", "per_group", "over_time", "by_group")):
+            if isinstance(entry.details, dict) and any(k in entry.details for k in GROUPS_KEYS):
                 continue  # an estimation task, not a validation task: nothing to note
             ctx.leave_out(entry, str(err))
             continue
@@ -116,7 +119,7 @@ def groups(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         try:
             points = read_groups(entry.details)
         except MissingDetail as err:
-            if isinstance(entry.details, dict) and "validation" in entry.details:
+            if isinstance(entry.details, dict) and any(k in entry.details for k in VALIDATION_KEYS):
                 continue  # a validation task: drawn by the other plot
             ctx.leave_out(entry, str(err))
             continue

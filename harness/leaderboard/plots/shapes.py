@@ -44,13 +44,18 @@ def number(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def pick(record: dict[str, Any], names: Sequence[str]) -> Any:
-    """The value of the first of ``names`` in ``record`` (case-insensitive), else ``None``."""
+def pick_key(record: dict[str, Any], names: Sequence[str], exclude: str | None = None) -> tuple[str | None, Any]:
+    """``(name, value)`` of the first of ``names`` in ``record`` (case-insensitive), skipping ``exclude``."""
     lowered = {str(k).lower(): v for k, v in record.items()}
     for name in names:
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
+        if name.lower() in lowered and name.lower() != exclude:
+            return name.lower(), lowered[name.lower()]
+    return None, None
+
+
+def pick(record: dict[str, Any], names: Sequence[str]) -> Any:
+    """The value of the first of ``names`` in ``record`` (case-insensitive), else ``None``."""
+    return pick_key(record, names)[1]
 
 
 def flatten(obj: Any, fields: Sequence[str], value_name: str = "value", record_keys: Sequence[str] = ()) -> list[dict[str, Any]]:
