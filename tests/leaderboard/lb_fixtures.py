@@ -68,7 +68,9 @@ def _details(benchmark: str, task: str, rng: random.Random, n_layers: int) -> An
         rows = []
         for a in (0.0, 0.05, 0.1, 0.25):
             est = a + rng.uniform(0.0, 0.03)
-            rows.append({"true_alpha": a, "estimate": est, "ci_low": est - 0.01, "ci_high": est + 0.01})
+            fixed = est - 0.012  # the plugin's bias-corrected estimate
+            rows.append({"true_alpha": a, "alpha": est, "ci_low": est - 0.01, "ci_high": est + 0.01, "mle": est,
+                         "corrected_alpha": fixed, "corrected_ci_low": fixed - 0.01, "corrected_ci_high": fixed + 0.01})
         return {"validation": rows}
     if task == "llm_usage_months":
         return {"groups": [{"group": f"2023-{m:02d}", "alpha_hat": 0.01 * m + rng.uniform(0, 0.01), "ci": [0.01 * m - 0.005, 0.01 * m + 0.015]} for m in range(1, 9)]}

@@ -26,23 +26,28 @@ VALIDATION_KEYS = ("validation", "mixtures")
 GROUPS_KEYS = ("groups", "per_group", "over_time", "by_group", "by_time")
 
 
-def _interval(rec: dict[str, Any]) -> tuple[float | None, float | None]:
-    ci = pick(rec, ("ci", "interval", "confidence_interval"))
+def _interval(rec: dict[str, Any], prefix: str = "") -> tuple[float | None, float | None]:
+    ci = pick(rec, [prefix + k for k in ("ci", "interval", "confidence_interval")])
     if isinstance(ci, (list, tuple)) and len(ci) == 2:
         return number(ci[0]), number(ci[1])
-    return number(pick(rec, ("ci_low", "lower", "low"))), number(pick(rec, ("ci_high", "upper", "high")))
+    low = pick(rec, [prefix + k for k in ("ci_low", "lower", "low")])
+    return number(low), number(pick(rec, [prefix + k for k in ("ci_high", "upper", "high")]))
 
 
-def read_validation(details: object) -> list[tuple[float, float, float | None, float | None]]:
-    """``(true α, estimate, low, high)`` sorted by true α."""
+def read_validation(details: object, corrected: bool = False) -> list[tuple[float, float, float | None, float | None]]:
+    """``(true α, estimate, low, high)`` sorted by true α; with ``corrected`` the bias-corrected
+    estimate (``corrected_alpha``, ``corrected_ci_low/high``) where the records have one."""
     _, found = first_key(details, VALIDATION_KEYS)
     out = []
     for rec in flatten(found, ("true_alpha",), value_name="estimate", record_keys=TRUE_KEYS):
         true_key, truth = pick_key(rec, TRUE_KEYS)
-        estimate = number(pick_key(rec, ESTIMATE_KEYS, exclude=true_key)[1])  # never the truth read twice
+        if corrected:
+            estimate, interval = number(pick(rec, ("corrected_alpha", "corrected_estimate"))), _interval(rec, "corrected_")
+        else:
+            estimate, interval = number(pick_key(rec, ESTIMATE_KEYS, exclude=true_key)[1]), _interval(rec)  # never the truth twice
         if number(truth) is not None and estimate is not None:
-            out.append((number(truth), estimate, *_interval(rec)))
-    if not out:
+            out.append((number(truth), estimate, *interval))  # type: ignore[arg-type]
+    if not out and not corrected:
         raise MissingDetail("the validation has no (true α, estimate) records")
     return sorted(out)
 
@@ -94,21 +99,27 @@ def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
     colors = model_colors([row for row, _ in series])
     fig, ax = plt.subplots(figsize=(6.0, 4.6), layout="constrained")
     top = max(max(p[0], p[3] if p[3] is not None else p[1], p[1]) for pts in series.values() for p in pts)
-    ax.plot([0, top], [0, top], color="0.5", linewidth=0.9, linestyle="--", label="estimate = true α")
+    ax.plot([0, top], [0, top], color="0.55", linewidth=0.9, linestyle=":", label="estimate = true α")
     markers = "osD^v"
     for i, entry in enumerate(sorted(with_data, key=lambda e: (e.row, e.task))):
-        points = series[(entry.row, entry.task)]
-        ax.errorbar(
-            [p[0] for p in points], [p[1] for p in points], yerr=_error_bars(points), marker=markers[i % len(markers)],
-            markersize=4, capsize=3, linewidth=1.2, color=colors[entry.row], label=plain(_series_label(entry, several)),
-        )
+        label = _series_label(entry, several)
+        drawn = [(series[(entry.row, entry.task)], "-", label), (read_validation(entry.details, corrected=True), "--", f"{label} (corrected)")]
+        for points, style, text in drawn:
+            if points:
+                ax.errorbar(
+                    [p[0] for p in points], [p[1] for p in points], yerr=_error_bars(points), marker=markers[i % len(markers)],
+                    markersize=4, capsize=3, linewidth=1.2, linestyle=style, color=colors[entry.row], label=plain(text),
+                )
     ax.set_xlabel("true α (fraction of LLM-modified sentences)")
     ax.set_ylabel("estimated α̂")
     ax.grid(alpha=0.25)
     ax.legend(fontsize=8)
     ax.set_title("LLM-usage estimation: estimate vs true α", fontsize=11)
     rel = ctx.save(fig, f"{ctx.benchmark}-estimate-vs-true-alpha")
-    caption = "Estimated α̂ on mixtures with a known fraction α of LLM-written text; bars are the reported intervals, the dashed line is a perfect estimate."
+    caption = (
+        "Estimated α̂ on mixtures with a known fraction α of LLM-written text; bars are the reported intervals, the grey "
+        "line is a perfect estimate, dashed coloured lines the bias-corrected estimate where the plugin reports one."
+    )
     return [Plot(rel, "LLM-usage estimate vs true α", caption, ctx.benchmark)]
 
 
