@@ -81,7 +81,9 @@ def parse_file(path: Path) -> TaskConfig | SuiteConfig:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise TaskConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+        ctx, cmark = getattr(err, "context", None), getattr(err, "context_mark", None)
+        started = f" ({ctx} at {path}:{cmark.line + 1}:{cmark.column + 1})" if ctx and cmark else ""
+        raise TaskConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}{started}") from err
     if not isinstance(data, dict):
         raise TaskConfigError(f"{path}:1: expected a mapping with 'task' and 'benchmark' (or 'suite' and 'tasks'), got {type(data).__name__}")
     lines = _key_lines(node)
@@ -124,6 +126,7 @@ class TaskIndex:
     tasks: dict[str, TaskConfig] = field(default_factory=dict)
     suites: dict[str, SuiteConfig] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # malformed files (reported, not fatal for listing)
+    broken: dict[str, str] = field(default_factory=dict)  # file stem -> its error
 
     @classmethod
     def scan(cls, folders: Iterable[Path]) -> TaskIndex:
@@ -139,6 +142,7 @@ class TaskIndex:
                     cfg = parse_file(path)
                 except TaskConfigError as err:
                     index.errors.append(str(err))
+                    index.broken[path.stem] = str(err)
                     continue
                 (index.suites if isinstance(cfg, SuiteConfig) else index.tasks)[cfg.name] = cfg
         return index
@@ -169,11 +173,14 @@ class TaskIndex:
             elif name in self.tags():
                 for task_name in self.tags()[name]:
                     visit(task_name, trail)
+            elif name in self.broken:
+                raise TaskConfigError(self.broken[name])
             else:
                 close = sorted(n for n in list(self.tasks) + list(self.suites) if name.split("_")[0] in n)[:8]
                 hint = f"; similar: {', '.join(close)}" if close else ""
                 where = f" (in suite {trail[-1]!r}, {self.suites[trail[-1]].path})" if trail else ""
-                raise TaskConfigError(f"unknown task {name!r}{where}{hint}; `harness list` shows the available tasks")
+                broken = f"; {len(self.errors)} task file(s) could not be read, e.g. {self.errors[0]}" if self.errors else ""
+                raise TaskConfigError(f"unknown task {name!r}{where}{hint}; `harness list` shows the available tasks{broken}")
 
         for name in names:
             visit(name, ())

@@ -68,6 +68,7 @@ class HFAdapter(ModelAdapter):
         source: str = "",
     ):
         self.model = model.eval()
+        self.model.requires_grad_(False)  # frozen: gradients flow only into trainable interventions
         self.tokenizer = tokenizer
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.source = source or self.name

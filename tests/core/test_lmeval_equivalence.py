@@ -1,0 +1,30 @@
+"""Our log-likelihoods equal lm-eval's HFLM on the same requests and model."""
+
+import pytest
+
+from harness.models.base import LoglikelihoodRequest as L
+from harness.testing import tiny_adapter
+
+lm_eval = pytest.importorskip("lm_eval")
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
+def test_loglikelihood_equals_lm_eval_hflm(arch):
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    adapter = tiny_adapter(arch, batch_size=4)
+    requests = [
+        L("Q: Which is the largest planet?\nA:", " Jupiter"),
+        L("Q: Which is the largest planet?\nA:", " Saturn, the one with rings"),
+        L("Q: Which is the largest planet?\nA:", " Earth"),
+        L("Translate to French: cat =>", " chat"),
+        L("Context ending with a space ", "word"),
+        L("", "No context at all"),
+    ]
+    lm = HFLM(pretrained=adapter.model, tokenizer=adapter.tokenizer, batch_size=2, device="cpu")
+    theirs = lm.loglikelihood([Instance("loglikelihood", {}, (r.context, r.continuation), i) for i, r in enumerate(requests)], disable_tqdm=True)
+    ours = adapter.loglikelihood(requests)
+    for (lp, greedy), mine in zip(theirs, ours):
+        assert mine.logprob == pytest.approx(lp, abs=1e-4)
+        assert mine.is_greedy == greedy

@@ -1,0 +1,92 @@
+"""Log-likelihood scoring: batched == one at a time, shared context == plain, == a brute-force forward."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from harness.models import scoring
+from harness.models.base import LoglikelihoodRequest as L
+from harness.models.base import RollingRequest
+from harness.testing import tiny_adapter
+
+ARCHS = ["llama", "gpt2", "neox"]
+REQUESTS = [
+    L("Question: What is the capital of France?\nAnswer:", " Paris"),
+    L("Question: What is the capital of France?\nAnswer:", " The capital of France is Lyon, a city in the south"),
+    L("Question: What is the capital of France?\nAnswer:", " Rome"),
+    L("Hi", " there"),
+    L("A context with a trailing space ", "and a continuation"),
+    L("", "An empty context starts from the prefix token"),
+    L("Short", " x"),
+    L("Hi", " there"),  # a duplicate
+]
+
+
+def brute_force(adapter, req):
+    ctx, cont = scoring.encode_pair(adapter, req.context, req.continuation)
+    with torch.no_grad():
+        logp = F.log_softmax(adapter.model(torch.tensor([ctx + cont])).logits[0].double(), -1)
+    return sum(logp[len(ctx) - 1 + j, t].item() for j, t in enumerate(cont))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("share", [True, False])
+def test_batched_equals_unbatched(arch, share):
+    batched = tiny_adapter(arch, batch_size=3)
+    single = tiny_adapter(arch, batch_size=1)
+    got = scoring.loglikelihood(batched, REQUESTS, share_context=share)
+    ref = [scoring.loglikelihood(single, [r], share_context=False)[0] for r in REQUESTS]
+    for g, r in zip(got, ref):
+        assert g.logprob == pytest.approx(r.logprob, abs=1e-4)
+        assert g.is_greedy == r.is_greedy
+        assert g.tokens == r.tokens
+        assert len(g.token_logprobs) == len(g.tokens)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_matches_brute_force_forward(arch):
+    adapter = tiny_adapter(arch)
+    for req, res in zip(REQUESTS, adapter.loglikelihood(REQUESTS)):
+        assert res.logprob == pytest.approx(brute_force(adapter, req), abs=1e-4)
+
+
+def test_trailing_space_moves_to_continuation():
+    adapter = tiny_adapter("llama")
+    ctx, cont = scoring.encode_pair(adapter, "Answer: ", "yes")
+    assert adapter.tokenizer.decode(ctx) == "Answer:"
+    assert adapter.tokenizer.decode(cont) == " yes"
+
+
+def test_is_greedy_true_for_the_argmax_continuation():
+    adapter = tiny_adapter("llama")
+    ctx = "Once upon a time"
+    nxt = adapter.model(torch.tensor([adapter.tok_encode(ctx)])).logits[0, -1].argmax().item()
+    text = adapter.tokenizer.decode([nxt])
+    res = adapter.loglikelihood([L(ctx, text)])[0]
+    if res.tokens == (nxt,):  # the decoded text re-encodes to the same token
+        assert res.is_greedy
+
+
+def test_rolling_windows_cover_every_token_once():
+    tokens = list(range(100, 137))
+    windows = scoring.rolling_windows(tokens, prefix=1, max_len=10)
+    assert [t for _, tgt in windows for t in tgt] == tokens
+    seq = [1] + tokens
+    for ctx, tgt in windows:
+        inputs = (ctx + tgt)[:-1]
+        assert len(inputs) <= 10
+        start = tokens.index(tgt[0])
+        assert ctx[-1] == seq[start]  # the token right before the first target
+
+
+def test_rolling_equals_brute_force_when_it_fits():
+    adapter = tiny_adapter("gpt2")
+    text = "The quick brown fox jumps over the lazy dog. " * 3
+    ids = [adapter.prefix_token_id] + adapter.tok_encode(text)
+    with torch.no_grad():
+        logp = F.log_softmax(adapter.model(torch.tensor([ids])).logits[0].double(), -1)
+    expected = sum(logp[j, t].item() for j, t in enumerate(ids[1:]))
+    assert adapter.loglikelihood_rolling([RollingRequest(text)])[0] == pytest.approx(expected, abs=1e-3)
+    adapter.max_length = 7  # force several windows: total still equals the sum over windows' targets
+    windowed = adapter.loglikelihood_rolling([RollingRequest(text)])[0]
+    assert windowed < 0 and windowed != pytest.approx(expected, abs=1e-6)
