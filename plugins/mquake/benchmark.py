@@ -1,0 +1,232 @@
+"""The MQuAKE benchmark: knowledge edits in groups of k, multi-hop questions, four methods.
+
+Methods (``method:``):
+
+* ``noedit``: few-shot multi-hop prompting (``prompting: plain | cot``) on the unedited
+  model, judged against the *original* answers (``answer`` + aliases + ``answer_extended``);
+* ``incontext``: the group's edit sentences in the prompt ("New facts: ..."), judged against
+  the new answers;
+* ``mello``: MeLLo with the group's edits as an external memory (:mod:`plugins.mquake.mello`);
+* ``weight_edit``: a ROME/MEMIT-style ``editor`` ("module:Factory") applied to the weights for
+  the whole group through ``ModelAdapter.weight_edits``, then few-shot prompting.
+
+Cases are split, in file order, into groups of ``k`` (1, 100, 1000 or "all"); a group's edits
+are applied or stored at once and its cases evaluated. One sample = one case; its log holds
+every question asked and, for MeLLo, every iteration's generation.
+Questions (paraphrases) are asked in rounds; with ``early_exit`` a case stops once it is
+solved (hop-wise correct, or multi-hop correct where no hops are stated), which changes no
+metric since a case counts as correct if any question is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.registry import resolve
+from plugins.mquake import scoring
+from plugins.mquake.data import Case, group_cases, group_edits, load_cases, parse_k
+from plugins.mquake.metrics import answer_matches, completion_matches, hop_answers
+from plugins.mquake.prompts import load_demos
+from plugins.mquake.qa import QAItem, QuestionOutcome, answer_questions, complete_clozes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.models.base import ModelAdapter
+
+METHODS = ("noedit", "incontext", "mello", "weight_edit")
+DEFAULT_MAX_NEW_TOKENS = {"plain": 16, "cot": 96, "mello": 64}
+
+
+class MQuAKEBenchmark(Benchmark):
+    batch_size = 16
+
+    def __init__(
+        self,
+        data: str = "mquake_mini.json",
+        method: str = "mello",
+        prompting: str = "plain",
+        k: int | str = "all",
+        demos: str | None = None,
+        retriever: str = "all-minilm-l6-v2",
+        max_iterations: int = 4,
+        max_new_tokens: int | None = None,
+        n_questions: int = 3,
+        early_exit: bool = True,
+        edit_wise: bool = False,
+        instance_wise: bool = False,
+        editor: str | None = None,
+        editor_args: dict[str, Any] | None = None,
+        prefix_cache: bool = True,
+        limit: int | None = None,
+    ):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if prompting not in ("plain", "cot"):
+            raise ValueError(f"prompting must be 'plain' or 'cot', got {prompting!r}")
+        if method == "weight_edit" and not editor:
+            raise ValueError("method 'weight_edit' needs editor: 'module:Factory' (a WeightEditor factory)")
+        if n_questions < 1:
+            raise ValueError(f"n_questions must be >= 1, got {n_questions}")
+        self.k = k
+        parse_k(k)  # validate early
+        self.data, self.method, self.prompting = data, method, prompting
+        self.style = "mello" if method == "mello" else prompting
+        self.demos_path, self.retriever_name = demos, retriever
+        self.max_iterations, self.n_questions, self.early_exit = int(max_iterations), int(n_questions), bool(early_exit)
+        self.max_new_tokens = int(max_new_tokens or DEFAULT_MAX_NEW_TOKENS[self.style])
+        self.edit_wise, self.instance_wise = bool(edit_wise), bool(instance_wise)
+        self.editor_ref, self.editor_args = editor, dict(editor_args or {})
+        self.prefix_cache, self.limit = bool(prefix_cache), limit
+        self.edited = method != "noedit"
+        self._cases: dict[str, Case] = {}
+        self._groups: list[list[Case]] = []
+        self._group_of: dict[str, int] = {}
+        self._memories: dict[int, Any] = {}  # group -> MemoryIndex (MeLLo)
+        self._group_edits: dict[int, tuple] = {}  # group -> its distinct edits (in-context)
+        self._retriever = None
+        self._demos: str | None = None
+        self._generators: dict[int, Any] = {}
+
+    # -- samples ------------------------------------------------------------------------------
+    def samples(self, model: ModelAdapter | None, ctx: TaskContext) -> Sequence[Sample]:
+        cases = load_cases(self.data)
+        limits = [n for n in (self.limit, ctx.limit) if n is not None]
+        if limits:
+            cases = cases[: min(limits)]  # before grouping: k="all" means all evaluated cases
+        self._groups = group_cases(cases, self.k)
+        self._cases = {c.case_id: c for c in cases}
+        self._group_of = {c.case_id: g for g, group in enumerate(self._groups) for c in group}
+        demos = self._load_demos()
+        out = []
+        for case in cases:
+            g = self._group_of[case.case_id]
+            doc = {"case_id": case.case_id, "group": g, "group_size": len(self._groups[g]), "n_hops": case.n_hops,
+                   "questions": list(case.questions[: self.n_questions]), "answer": case.answer, "new_answer": case.new_answer,
+                   "edits": [e.sentence for e in case.edits]}
+            out.append(Sample(id=case.case_id, doc=doc, prompt=f"{demos}\n\n{case.questions[0]}"))
+        return out
+
+    def _load_demos(self) -> str:
+        if self._demos is None:
+            self._demos = load_demos(self.style, self.demos_path)
+        return self._demos
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, model: ModelAdapter | None, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
+        if model is None:
+            raise ValueError("MQuAKE needs a model")
+        if not self._cases:
+            self.samples(model, ctx)
+        cases = [self._cases[s.id] for s in samples]
+        gen = self._generator(model)
+        if self.method == "weight_edit":
+            outcomes, probes = self._evaluate_weight_edited(model, gen, cases)
+        else:
+            outcomes = self._ask_in_rounds(cases, self._asker(gen, cases))
+            probes = self._probe(gen, cases, self._context_edits) if (self.edit_wise or self.instance_wise) else {}
+        return [self._result(case, outcomes[case.case_id], probes.get(case.case_id, {})) for case in cases]
+
+    def _generator(self, model: ModelAdapter) -> Any:
+        """The adapter, or a wrapper reusing the KV cache of prompt prefixes shared by a batch."""
+        if not self.prefix_cache:
+            return model
+        if id(model) not in self._generators:
+            from plugins.mquake.prefix_cache import SharedPrefixGenerator
+
+            self._generators = {id(model): SharedPrefixGenerator.wrap(model)}
+        return self._generators[id(model)]
+
+    def _context_edits(self, case: Case) -> tuple:
+        """Edits placed in the prompt: the whole group's for in-context editing, none otherwise."""
+        if self.method != "incontext":
+            return ()
+        g = self._group_of[case.case_id]
+        if g not in self._group_edits:
+            self._group_edits[g] = tuple(group_edits(self._groups[g]))
+        return self._group_edits[g]
+
+    def _asker(self, gen: Any, cases: Sequence[Case]) -> Callable[[list[tuple[Case, str]]], list[QuestionOutcome]]:
+        demos = self._load_demos()
+        if self.method != "mello":
+            return lambda items: answer_questions(gen, [QAItem(q, self._context_edits(c)) for c, q in items], demos, self.style, self.max_new_tokens)
+        from plugins.mquake.mello import MelloItem, run_mello
+
+        retriever = self._get_retriever()
+        for g in sorted({self._group_of[c.case_id] for c in cases}):
+            if g not in self._memories:
+                self._memories[g] = retriever.index([e.sentence for e in group_edits(self._groups[g])])
+        return lambda items: run_mello(gen, retriever, [MelloItem(q, self._memories[self._group_of[c.case_id]]) for c, q in items], demos, self.max_iterations, self.max_new_tokens)
+
+    def _get_retriever(self) -> Any:
+        if self._retriever is None:
+            from plugins.mquake.retriever import DenseRetriever
+
+            self._retriever = DenseRetriever(self.retriever_name)
+        return self._retriever
+
+    def _ask_in_rounds(self, cases: Sequence[Case], ask: Callable[[list[tuple[Case, str]]], list[QuestionOutcome]]) -> dict[str, list[QuestionOutcome]]:
+        """Round r asks paraphrase r of every case not yet solved, all in one batched call."""
+        outcomes: dict[str, list[QuestionOutcome]] = {c.case_id: [] for c in cases}
+        solved: set[str] = set()
+        for r in range(self.n_questions):
+            pending = [c for c in cases if c.case_id not in solved and r < len(c.questions)]
+            if not pending:
+                break
+            for case, out in zip(pending, ask([(c, c.questions[r]) for c in pending])):
+                outcomes[case.case_id].append(out)
+                if self.early_exit and scoring.question_solved(out, case, self.edited, self.style):
+                    solved.add(case.case_id)
+        return outcomes
+
+    def _probe(self, gen: Any, cases: Sequence[Case], context: Callable[[Case], tuple]) -> dict[str, dict[str, Any]]:
+        """Edit-wise (edit clozes -> target_new) and instance-wise (chain clozes) completions."""
+        clozes, contexts, owners = [], [], []
+        for case in cases:
+            chain = case.new_single_hops if self.edited else case.single_hops
+            wanted = [(e.cloze, "edit") for e in case.edits] if self.edit_wise else []
+            wanted += [(h.cloze, "hop") for h in chain] if self.instance_wise else []
+            for cloze, kind in wanted:
+                clozes.append(cloze)
+                contexts.append(context(case))
+                owners.append((case.case_id, kind))
+        texts = complete_clozes(gen, clozes, contexts)
+        probes: dict[str, dict[str, Any]] = {c.case_id: {"edit": [], "hop": []} for c in cases}
+        for (cid, kind), text in zip(owners, texts):
+            probes[cid][kind].append(text)
+        return probes
+
+    def _evaluate_weight_edited(self, model: ModelAdapter, gen: Any, cases: Sequence[Case]) -> tuple[dict, dict]:
+        editor = resolve(self.editor_ref)(**self.editor_args)
+        outcomes: dict[str, list[QuestionOutcome]] = {}
+        probes: dict[str, dict[str, Any]] = {}
+        by_group: dict[int, list[Case]] = {}
+        for case in cases:
+            by_group.setdefault(self._group_of[case.case_id], []).append(case)
+        for g, members in by_group.items():
+            with model.weight_edits(editor, group_edits(self._groups[g])):
+                outcomes.update(self._ask_in_rounds(members, self._asker(model, members)))
+                if self.edit_wise or self.instance_wise:
+                    probes.update(self._probe(model, members, lambda c: ()))
+        return outcomes, probes
+
+    def _result(self, case: Case, outcomes: list[QuestionOutcome], probe: dict[str, Any]) -> SampleResult:
+        values = scoring.score_case(case, outcomes, self.edited, self.style)
+        accepted = scoring.reference(case, self.edited)[1]
+        log: dict[str, Any] = {"method": self.method, "k": self.k, "group": self._group_of[case.case_id], "questions": [
+            scoring.outcome_log(o, answer_matches(o.final_answer, accepted), scoring.question_hop_correct(o, case, self.edited, self.style)) for o in outcomes]}
+        if self.edit_wise:
+            ok = [completion_matches(t, (e.target_new,)) for t, e in zip(probe["edit"], case.edits)]
+            values["edits"], values["edits_success"] = len(ok), sum(ok)
+            log["edit_clozes"] = [{"cloze": e.cloze, "target_new": e.target_new, "completion": t, "success": s} for e, t, s in zip(case.edits, probe["edit"], ok)]
+        if self.instance_wise:
+            chain = case.new_single_hops if self.edited else case.single_hops
+            ok = [completion_matches(t, hop_answers(h)) for t, h in zip(probe["hop"], chain)]
+            values["instance"] = int(all(ok))
+            log["hop_clozes"] = [{"cloze": h.cloze, "answer": h.answer, "completion": t, "recalled": s} for h, t, s in zip(chain, probe["hop"], ok)]
+        return SampleResult(sample_id=case.case_id, values=values, log=log)
+
+    # -- aggregation --------------------------------------------------------------------------
+    def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
+        details = {"method": self.method, "prompting": self.style, "k": self.k, "n_groups": len(self._groups) or None,
+                   "judged_against": "new answers" if self.edited else "original answers"}
+        return scoring.aggregate(results, details)
