@@ -1,0 +1,145 @@
+"""The plugin's two benchmarks: TruthfulQA multiple choice and open-domain QA generation.
+
+Both evaluate a list of method settings in one pass (``methods:`` or a ``sweep:`` grid) and can
+choose each method's best setting on one half of the questions and report it on the other
+(``selection: alternate``; see :mod:`plugins.activation_decoding.selection`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from plugins.activation_decoding.openqa import QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
+from plugins.activation_decoding.selection import aggregate_settings
+from plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
+from plugins.activation_decoding.truthfulqa import MCQuestion, load_truthfulqa, mc_metrics, mc_prompt
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "tasks" / "activation_decoding" / "data"
+SELECTIONS = ("none", "alternate")
+
+
+def resolve_data_path(source: str) -> str:
+    """An existing path as is; else a file of the plugin's shipped data; else (a hub id) unchanged."""
+    if Path(source).exists():
+        return source
+    shipped = DATA_DIR / source
+    return str(shipped) if shipped.exists() else source
+
+
+def _settings_from_args(methods: Sequence[str] | None, sweep: dict[str, Any] | None) -> list[str]:
+    specs = list(methods or [])
+    if sweep:
+        specs += expand_sweep(sweep)
+    if not specs:
+        specs = ["greedy"]
+    return unique(specs)
+
+
+def _check_selection(selection: str) -> bool:
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+    return selection == "alternate"
+
+
+def _hf_adapter(model: Any) -> Any:
+    inner = getattr(model, "inner", model)  # unwrap the request cache
+    if not hasattr(inner, "blocks") or not hasattr(inner, "model"):
+        raise TypeError(f"activation decoding needs a transformers model adapter with hidden states, got {type(inner).__name__}")
+    return inner
+
+
+class TruthfulQAMC(Benchmark):
+    """TruthfulQA MC1/MC2/MC3 for every setting, from one batched forward per question."""
+
+    batch_size = 16
+
+    def __init__(self, path: str = "truthfulqa_sample.csv", methods: list[str] | None = None, sweep: dict[str, Any] | None = None,
+                 instruction: bool = False, selection: str = "none", select_metric: str = "mc2", limit: int | None = None):
+        self.path = resolve_data_path(str(path))
+        self.specs = _settings_from_args(methods, sweep)
+        self.settings = [MethodSetting.parse(s) for s in self.specs]  # fail fast on a bad spec
+        self.labels = unique(s.label for s in self.settings)
+        self.instruction = bool(instruction)
+        self.selection = _check_selection(selection)
+        self.select_metric = select_metric
+        self.limit = limit
+        self._scorer: Any = None
+        self._scorer_for: Any = None
+
+    def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
+        items = load_truthfulqa(self.path, self.limit)
+        return [Sample(id=q.id, doc={**q.to_doc(), "fold": i % 2}, prompt=mc_prompt(q.question, self.instruction)) for i, q in enumerate(items)]
+
+    def _get_scorer(self, model: Any) -> Any:
+        from plugins.activation_decoding.mc_scorer import MCScorer
+
+        adapter = _hf_adapter(model)
+        if self._scorer_for is not adapter:
+            self._scorer, self._scorer_for = MCScorer(adapter, self.settings), adapter
+        return self._scorer
+
+    def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
+        scorer = self._get_scorer(model)
+        results = []
+        for sample in samples:
+            item = MCQuestion.from_doc(sample.doc)
+            answers = item.answers()
+            scored = scorer.score(sample.prompt, answers)
+            values: dict[str, Any] = {"fold": sample.doc["fold"]}
+            for label in self.labels:
+                per_answer = {a: s.scores[label] for a, s in zip(answers, scored)}
+                for metric, value in mc_metrics(per_answer, item).items():
+                    values[f"{label}/{metric}"] = value
+            log = {"answers": {a: {"logprob": s.logprob, "n_tokens": s.n_tokens, "scores": s.scores, **s.extras} for a, s in zip(answers, scored)}}
+            results.append(SampleResult(sample.id, values, log))
+        return results
+
+    def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
+        return aggregate_settings([r.values for r in results], self.labels, ("mc1", "mc2", "mc3"), self.select_metric, self.selection)
+
+
+class OpenQAGeneration(Benchmark):
+    """2-shot "Q: ..\\nA:" generation, stopped at "Q:", scored by lenient exact match per decoding."""
+
+    batch_size = 64
+
+    def __init__(self, path: str = "openqa_sample.jsonl", format: str | None = None, split: str | None = None,
+                 decodings: list[str] | None = None, sweep: dict[str, Any] | None = None, max_new_tokens: int = 32,
+                 stop: list[str] | None = None, shots: list[list[str]] | None = None, selection: str = "none",
+                 limit: int | None = None):
+        self.path = resolve_data_path(str(path))
+        self.format, self.split, self.limit = format, split, limit
+        self.specs = _settings_from_args(decodings, sweep)
+        for spec in self.specs:
+            parse_spec(spec)
+        self.labels = self.specs
+        self.max_new_tokens = int(max_new_tokens)
+        self.stop = tuple(stop or ["Q:"])
+        if shots is not None and not all(isinstance(s, (list, tuple)) and len(s) == 2 for s in shots):
+            raise ValueError("shots must be a list of [question, answer] pairs")
+        self.shots = [tuple(s) for s in shots] if shots is not None else list(QA_SHOTS)
+        self.selection = _check_selection(selection)
+
+    def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
+        items = load_qa(self.path, self.format, self.limit, self.split)
+        return [Sample(id=f"{i:05d}-{it.id}", doc={"question": it.question, "answers": it.answers, "fold": i % 2},
+                       prompt=qa_prompt(it.question, self.shots)) for i, it in enumerate(items)]
+
+    def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
+        from harness.models.base import GenerationRequest
+
+        values: list[dict[str, Any]] = [{"fold": s.doc["fold"]} for s in samples]
+        logs: list[dict[str, Any]] = [{} for _ in samples]
+        for spec in self.specs:
+            decoding = None if parse_spec(spec)[0] == "greedy" else spec
+            reqs = [GenerationRequest(prompt=s.prompt, max_new_tokens=self.max_new_tokens, stop=self.stop, decoding=decoding) for s in samples]
+            for i, (s, out) in enumerate(zip(samples, model.generate(reqs))):
+                pred = clean_prediction(out.text, self.stop)
+                values[i][f"{spec}/em"] = lenient_match(pred, s.doc["answers"])
+                logs[i][spec] = pred
+        return [SampleResult(s.id, v, {"predictions": lg}) for s, v, lg in zip(samples, values, logs)]
+
+    def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
+        return aggregate_settings([r.values for r in results], self.labels, ("em",), "em", self.selection)

@@ -1,0 +1,47 @@
+"""Activation decoding (Chen et al., ICML 2024, "In-Context Sharpness as Alerts").
+
+Registers two benchmarks (TruthfulQA multiple choice and open-domain QA generation) and three
+decoding strategies usable by any generation request: ``activation``, ``dola`` and
+``activation_dola``. Nothing heavy is imported here: ``harness list`` stays torch-free.
+"""
+
+from __future__ import annotations
+
+from harness.hookspecs import hookimpl
+from harness.registry import BenchmarkSpec, DecoderSpec, MetricSpec
+
+HARNESS_API_VERSION = "1.0"
+__version__ = "0.1.0"
+
+_PKG = "plugins.activation_decoding"
+
+
+@hookimpl
+def harness_register_benchmarks() -> list[BenchmarkSpec]:
+    return [
+        BenchmarkSpec(
+            name="activation_decoding_truthfulqa_mc",
+            implementation=f"{_PKG}.benchmarks:TruthfulQAMC",
+            description="TruthfulQA MC1/MC2/MC3 scored by log p - alpha * in-context entropy (greedy, DoLa, activation, activation+DoLa)",
+            metrics=(
+                MetricSpec("mc1", "MC1", True, "best correct answer scores above every incorrect one"),
+                MetricSpec("mc2", "MC2", True, "normalised probability mass on the correct answers"),
+                MetricSpec("mc3", "MC3", True, "fraction of correct answers above the best incorrect one"),
+            ),
+        ),
+        BenchmarkSpec(
+            name="activation_decoding_openqa",
+            implementation=f"{_PKG}.benchmarks:OpenQAGeneration",
+            description="Open-domain QA (TriviaQA / NQ-open / HotpotQA formats), 2-shot, lenient exact match per decoding",
+            metrics=(MetricSpec("em", "Lenient EM", True, "normalised prediction equals, contains or is contained in a gold alias"),),
+        ),
+    ]
+
+
+@hookimpl
+def harness_register_decoders() -> list[DecoderSpec]:
+    return [
+        DecoderSpec("activation", f"{_PKG}.decoders:activation", "log p(v) - alpha * E(v) over the relative-top set; alpha=, info_layer=, [final_norm, recompute, relative_top]"),
+        DecoderSpec("dola", f"{_PKG}.decoders:dola", "DoLa: final vs JSD-chosen premature layer; layers=low|high|0+2+4, [relative_top]"),
+        DecoderSpec("activation_dola", f"{_PKG}.decoders:activation_dola", "DoLa score - alpha * E(v); alpha=, info_layer=, layers="),
+    ]
