@@ -45,6 +45,7 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     """Build and write the leaderboard; ``pm`` is the harness CLI's plugin manager (it already
     honours ``--plugin`` and ``-p no:NAME``), else plugins are loaded here."""
     from harness.leaderboard.build import NoResultsError, build, write_all
+    from harness.leaderboard.formats import plural
 
     out = args.out if args.out is not None else args.results_dir / "leaderboard"
     try:
@@ -59,8 +60,8 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     written = write_all(board, out)
     models = sorted({row.model for t in board.tables for row in t.rows})
     print(
-        f"Leaderboard of {len(models)} models over {len(board.tables)} benchmarks from {len(board.runs)} runs "
-        f"({board.selection}); {len(board.plots)} plots."
+        f"Leaderboard of {plural(len(models), 'model')} over {plural(len(board.tables), 'benchmark')} from "
+        f"{plural(len(board.runs), 'run')} ({board.selection}); {plural(len(board.plots), 'plot')}."
     )
     for path in written:
         print(f"  {path}")

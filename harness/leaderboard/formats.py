@@ -24,6 +24,10 @@ CSV_FIELDS = [
 ]
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def write_text_atomic(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -165,8 +169,8 @@ def write_markdown(board: Leaderboard, path: Path) -> Path:
     lines = [
         "# Leaderboard",
         "",
-        f"Generated {board.generated} from {md_text(board.source)}: {len(board.runs)} runs read from "
-        f"{board.n_files} results files; {board.selection}. Best value per column in **bold** "
+        f"Generated {board.generated} from {md_text(board.source)}: {plural(len(board.runs), 'run')} read from "
+        f"{plural(board.n_files, 'results file')}; {board.selection}. Best value per column in **bold** "
         "(↑ higher is better, ↓ lower is better); ± is the standard error.",
         "",
     ]

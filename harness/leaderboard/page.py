@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness.leaderboard.assets import SCRIPT, STYLE
 from harness.leaderboard.escape import html_text as esc
-from harness.leaderboard.formats import write_text_atomic
+from harness.leaderboard.formats import plural, write_text_atomic
 from harness.leaderboard.table import BenchmarkTable, Cell, Column, format_number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,7 +45,7 @@ def render(board: Leaderboard) -> str:
         f"<style>{style}</style></head><body>",
         "<header><h1>Leaderboard</h1>",
         f'<p class="meta">Generated {esc(board.generated)} from <code>{esc(board.source)}</code>: '
-        f"{len(board.runs)} runs read from {board.n_files} results files; {esc(board.selection)}. "
+        f"{plural(len(board.runs), 'run')} read from {plural(board.n_files, 'results file')}; {esc(board.selection)}. "
         "Click a column header to sort. ↑ higher is better, ↓ lower is better; the best value of each column is "
         "highlighted; ± is the standard error.</p>",
         f"<nav>{nav}</nav>",

@@ -94,6 +94,9 @@ def alpha_sweep(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
             ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=style, marker="o", markersize=3, color=colors[row], label=plain(label))
         for (label, row, method), value in sorted(baselines[metric].items()):
             ax.axhline(value, color=colors[row], linewidth=1.0, linestyle="--" if method == "greedy" else ":", alpha=0.8, label=plain(label))
+        alphas = [a for pts in lines[metric].values() for a, _ in pts]
+        if min(alphas) >= 0:
+            ax.set_xlim(-0.04 * max(max(alphas), 0.1), 1.04 * max(max(alphas), 0.1))  # α = 0 (plain decoding) in view
         ax.set_title(plain(metric), fontsize=10)
         ax.set_xlabel("α (weight of the entropy penalty)")
         ax.grid(alpha=0.25)
