@@ -24,7 +24,7 @@ BENCHMARKS = {
     "ravel": ("ravel", ["ravel_city"], {"disentangle": ("Disentangle", True), "cause": ("Cause", True), "isolate": ("Isolate", True),
                                         "das/cause": ("Cause (DAS)", True)}),  # a registered per-method variant
     "activation_decoding_truthfulqa_mc": ("activation_decoding", ["truthfulqa_mc_activation"], {"mc1": ("MC1", True), "mc2": ("MC2", True)}),
-    "llm_usage": ("llm_usage", ["llm_usage_validation", "llm_usage_months"], {"abs_error": ("Mean |α̂ − α|", False), "alpha_hat": ("α̂", True)}),
+    "llm_usage": ("llm_usage", ["llm_usage_validation", "llm_usage_months"], {"mae": ("alpha MAE", False), "coverage": ("95% CI coverage", True)}),
     # no installed plugin registers this one: names come from the results file
     "thirdparty_bench": ("thirdparty", ["thirdparty_task"], {"error_rate": ("Error rate", False)}),
 }
@@ -71,9 +71,13 @@ def _details(benchmark: str, task: str, rng: random.Random, n_layers: int) -> An
             fixed = est - 0.012  # the plugin's bias-corrected estimate
             rows.append({"true_alpha": a, "alpha": est, "ci_low": est - 0.01, "ci_high": est + 0.01, "mle": est,
                          "corrected_alpha": fixed, "corrected_ci_low": fixed - 0.01, "corrected_ci_high": fixed + 0.01})
-        return {"validation": rows}
+        return {"mixtures": rows, "vocabulary": 1234}  # as the llm_usage plugin writes them
     if task == "llm_usage_months":
-        return {"groups": [{"group": f"2023-{m:02d}", "alpha_hat": 0.01 * m + rng.uniform(0, 0.01), "ci": [0.01 * m - 0.005, 0.01 * m + 0.015]} for m in range(1, 9)]}
+        rows = []
+        for m in range(1, 9):  # rows as `harness llm-usage estimate --group-by month` prints them
+            est = 0.01 * m + rng.uniform(0, 0.01)
+            rows.append({"group": f"2023-{m:02d}", "alpha": est, "ci_low": est - 0.005, "ci_high": est + 0.006, "n_sentences": 900})
+        return {"groups": rows}
     return None
 
 

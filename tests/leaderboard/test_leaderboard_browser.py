@@ -65,7 +65,7 @@ def test_page_in_headless_chromium(built):
 
         # sorting: a lower-is-better column sorts smallest first, then the other way; missing values stay last
         section = _section(doc, "llm_usage")
-        key = "llm_usage_validation/abs_error"
+        key = "llm_usage_validation/mae"
         browser.click(f'{section} th[data-key="{key}"] button')
         values = _numbers(browser.run(COLUMN_VALUES, section, key))
         present = [v for v in values if v is not None]
