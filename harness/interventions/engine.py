@@ -180,19 +180,24 @@ class InterchangeEngine:
         pos = batch.resolve(positions).to(self.device)
         read = batch.resolve(read_positions if read_positions is not None else [-1] * len(batch)).to(self.device)
         start = int(torch.minimum(pos, read).min())
-        stop = int(read.max()) + 1
+        stop = int(torch.maximum(pos, read).max()) + 1
         rows = torch.arange(len(batch), device=self.device)
         hidden = run.states[site][:, start:stop]
         new = fn(hidden[rows, pos - start], source.to(hidden.dtype))
         hidden = hidden.index_put((rows, pos - start), new)
-        if site == self.num_layers:
-            final = self.norm(hidden) if self.norm is not None else hidden
-        else:
-            final = self._resume(run, site, hidden, start, stop)
-        return self._head(final[rows, read - start])
+        with _frozen(self.model):
+            if site == self.num_layers:
+                final = self.norm(hidden) if self.norm is not None else hidden
+            else:
+                final = self._resume(run, site, hidden, start, stop)
+            return self._head(final[rows, read - start])
 
-    def _resume(self, run: CachedRun, site: int, hidden: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        """Run blocks ``site+1..L`` (1-based) on positions ``start:stop`` given cached earlier K/V."""
+    def _resume(self, run: CachedRun, site: int, hidden: torch.Tensor, start: int, stop: int, return_cache: bool = False):
+        """Run blocks ``site+1..L`` (1-based) on positions ``start:stop`` given cached earlier K/V.
+
+        Returns the final-norm states (B, stop-start, d), and with ``return_cache`` also a
+        DynamicCache of every layer's keys/values for positions ``0:stop`` after the edit.
+        """
         from transformers import DynamicCache
 
         batch = run.batch
@@ -200,15 +205,23 @@ class InterchangeEngine:
         mask = batch.attention_mask[:, :stop].to(self.device)
         position_ids = torch.arange(start, stop, device=self.device)[None].expand(len(batch), -1)
         cache = None
-        if start > 0:
+        if start > 0 or return_cache:
             prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in zip(run.keys, run.values)]
-            cache = DynamicCache(ddp_cache_data=prefix, config=self.model.config)
-        with self._start_at(site, hidden), _frozen(self.model):
+            cache = DynamicCache(ddp_cache_data=prefix, config=self.model.config) if start > 0 else DynamicCache(config=self.model.config)
+        with self._start_at(site, hidden):
             out = self.inner(
                 input_ids=ids, attention_mask=mask, position_ids=position_ids,
                 past_key_values=cache, use_cache=cache is not None,
             )
-        return out.last_hidden_state
+        if not return_cache:
+            return out.last_hidden_state
+        layers = []
+        for i, layer in enumerate(out.past_key_values.layers):
+            if i < site:  # blocks below the site were skipped: their clean K/V still hold
+                layers.append((run.keys[i][:, :, :stop], run.values[i][:, :, :stop]))
+            else:
+                layers.append((layer.keys, layer.values))
+        return out.last_hidden_state, DynamicCache(ddp_cache_data=layers, config=self.model.config)
 
     @contextlib.contextmanager
     def _start_at(self, site: int, hidden: torch.Tensor) -> Iterator[None]:

@@ -64,7 +64,11 @@ class RotatedSubspace(nn.Module):
             else:
                 gen = torch.Generator().manual_seed(seed) if seed is not None else None
                 self.proj.weight.copy_(orthonormal_rows(torch.randn(rank, hidden_size, generator=gen)))
-        nn.utils.parametrizations.orthogonal(self.proj, "weight")
+        # The parametrisation completes R to a d x d orthogonal base with random rows; seed it
+        # so that equal seeds give equal training trajectories.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0 if seed is None else seed)
+            nn.utils.parametrizations.orthogonal(self.proj, "weight")
 
     @property
     def rows(self) -> torch.Tensor:
