@@ -54,6 +54,8 @@ class CachedRun:
 
     def at(self, site: int, positions: Sequence[int] | torch.Tensor) -> torch.Tensor:
         """States (B, d) at ``site``, one position per example (negatives from each end)."""
+        if self.states[site].shape[-1] == 0:
+            raise ValueError(f"this run kept no states at site {site} (see InterchangeEngine.run(..., sites=...))")
         pos = self.batch.resolve(positions).to(self.final.device)
         return self.states[site][torch.arange(len(pos), device=pos.device), pos]
 
@@ -125,11 +127,20 @@ class InterchangeEngine:
     # --- clean runs -------------------------------------------------------------------------
 
     @torch.no_grad()
-    def run(self, batch: TokenBatch, chunk_size: int = 64) -> CachedRun:
-        """Run ``batch`` once (in chunks) and cache states at every site and every layer's K/V."""
+    def run(self, batch: TokenBatch, chunk_size: int = 64, sites: Sequence[int] | None = None) -> CachedRun:
+        """Run ``batch`` once (in chunks) and cache states and every layer's K/V.
+
+        ``sites`` keeps the states of those sites only (the others become empty (B, T, 0)
+        tensors), to save memory when a caller intervenes at a few sites.
+        """
+        keep = set(range(self.num_sites)) if sites is None else {int(s) for s in sites}
+        for s in keep:
+            self._check_site(s)
         parts = []
         for start in range(0, len(batch), chunk_size):
-            parts.append(self._run_chunk(batch.select(range(start, min(len(batch), start + chunk_size)))))
+            part = self._run_chunk(batch.select(range(start, min(len(batch), start + chunk_size))))
+            part.states = [h if i in keep else h[:, :, :0] for i, h in enumerate(part.states)]
+            parts.append(part)
         return parts[0] if len(parts) == 1 else CachedRun.concat(parts, self.pad_id)
 
     def _run_chunk(self, batch: TokenBatch) -> CachedRun:
@@ -156,8 +167,8 @@ class InterchangeEngine:
 
     def clean_logits(self, run: CachedRun, read_positions: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, V) of the clean run at ``read_positions`` (default: each example's last token)."""
-        pos = run.batch.resolve(read_positions if read_positions is not None else [-1] * len(run)).to(self.device)
-        return self._head(run.final[torch.arange(len(pos), device=self.device), pos])
+        read = _resolve_reads(run.batch, read_positions).to(self.device)
+        return self._head(run.final[_rows_for(read), read])
 
     # --- interventions ----------------------------------------------------------------------
 
@@ -172,15 +183,18 @@ class InterchangeEngine:
     ) -> torch.Tensor:
         """Logits (B, V) at ``read_positions`` after replacing the site-``site`` state at
         ``positions`` by ``fn(h_base, source)``; ``source`` is (B, d), e.g. ``src_run.at(site, p)``.
+        ``read_positions`` of shape (B, k) give logits (B, k, V) (e.g. teacher-forced targets).
 
         Gradients flow into ``fn``'s parameters when grad mode is on; the model is frozen.
         """
         self._check_site(site)
         batch = run.batch
         pos = batch.resolve(positions).to(self.device)
-        read = batch.resolve(read_positions if read_positions is not None else [-1] * len(batch)).to(self.device)
-        start = int(torch.minimum(pos, read).min())
-        stop = int(torch.maximum(pos, read).max()) + 1
+        read = _resolve_reads(batch, read_positions).to(self.device)
+        if run.states[site].shape[-1] == 0:
+            raise ValueError(f"this run kept no states at site {site} (see run(..., sites=...))")
+        start = min(int(pos.min()), int(read.min()))
+        stop = max(int(pos.max()), int(read.max())) + 1
         rows = torch.arange(len(batch), device=self.device)
         hidden = run.states[site][:, start:stop]
         new = fn(hidden[rows, pos - start], source.to(hidden.dtype))
@@ -190,7 +204,7 @@ class InterchangeEngine:
                 final = self.norm(hidden) if self.norm is not None else hidden
             else:
                 final = self._resume(run, site, hidden, start, stop)
-            return self._head(final[rows, read - start])
+            return self._head(final[_rows_for(read), read - start])
 
     def _resume(self, run: CachedRun, site: int, hidden: torch.Tensor, start: int, stop: int, return_cache: bool = False):
         """Run blocks ``site+1..L`` (1-based) on positions ``start:stop`` given cached earlier K/V.
@@ -268,7 +282,7 @@ class InterchangeEngine:
         rows = torch.arange(len(source), device=self.device)
         src = src_states[rows, spos]
         bpos = base.resolve(base_positions).to(self.device)
-        read = base.resolve(read_positions if read_positions is not None else [-1] * len(base)).to(self.device)
+        read = _resolve_reads(base, read_positions).to(self.device)
 
         def edit(h: torch.Tensor) -> torch.Tensor:
             return h.index_put((rows, bpos), fn(h[rows, bpos], src))
@@ -279,7 +293,7 @@ class InterchangeEngine:
                 logits = self.model(input_ids=base.input_ids.to(self.device), attention_mask=base.attention_mask.to(self.device)).logits
         finally:
             hook.remove()
-        return logits[rows, read]
+        return logits[_rows_for(read), read]
 
     def _full_states(self, batch: TokenBatch, site: int) -> torch.Tensor:
         states: dict[int, torch.Tensor] = {}
@@ -309,6 +323,21 @@ class InterchangeEngine:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _resolve_reads(batch: TokenBatch, reads: Sequence[int] | torch.Tensor | None) -> torch.Tensor:
+    """(B,) or (B, k) absolute read positions (default: each example's last token)."""
+    if reads is None:
+        return batch.resolve([-1] * len(batch))
+    reads = torch.as_tensor(reads, dtype=torch.long)
+    if reads.ndim == 2:
+        return torch.stack([batch.resolve(reads[:, j]) for j in range(reads.shape[1])], dim=1)
+    return batch.resolve(reads)
+
+
+def _rows_for(read: torch.Tensor) -> torch.Tensor:
+    rows = torch.arange(read.shape[0], device=read.device)
+    return rows[:, None] if read.ndim == 2 else rows
 
 
 def _identity(hidden_states, *args, **kwargs):

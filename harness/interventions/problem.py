@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from harness.interventions.engine import CachedRun, InterchangeEngine, InterchangeFn
+from harness.interventions.engine import CachedRun, InterchangeEngine, InterchangeFn, _resolve_reads
 from harness.interventions.tokens import TokenBatch
 
 
@@ -23,7 +23,8 @@ class CachedProblem:
     """Intervene on cached base runs with source states read once from cached source runs.
 
     ``base_positions``/``source_positions`` are absolute per-example positions (B,);
-    ``targets`` (B,) are token ids for training losses (optional for evaluation).
+    ``targets`` (B,) are token ids for training losses (optional for evaluation). With
+    ``read_positions`` (B, k), logits are (B, k, V) and targets (B, k) (-100 = ignore).
     """
 
     engine: InterchangeEngine
@@ -44,7 +45,7 @@ class CachedProblem:
             base_positions=base.batch.resolve(base_positions),
             source_states=source.at(site, source_positions),
             targets=None if targets is None else torch.as_tensor(targets, dtype=torch.long),
-            read_positions=None if read_positions is None else base.batch.resolve(read_positions),
+            read_positions=None if read_positions is None else _resolve_reads(base.batch, read_positions),
         )
 
     def __len__(self) -> int:

@@ -42,7 +42,8 @@ class TrainLog:
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return nn.functional.cross_entropy(logits, targets.to(logits.device))
+    """Mean cross-entropy over (B, V) logits / (B,) targets, or (B, k, V) / (B, k) with -100 ignored."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1).to(logits.device), ignore_index=-100)
 
 
 def linear_warmup_decay(total: int, warmup: float) -> Callable[[int], float]:

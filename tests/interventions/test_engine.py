@@ -124,3 +124,20 @@ def test_bad_site_and_position_are_reported(setup):
         engine.intervene(run, 99, BASE_POS, src.at(1, SRC_POS), vanilla)
     with pytest.raises(IndexError, match="outside example"):
         engine.intervene(run, 1, [0, 0, 0, 50], src.at(1, SRC_POS), vanilla)
+
+
+def test_several_reads_per_example_and_site_subsets(setup):
+    engine, base, source = setup
+    base_run, src_run = engine.run(base), engine.run(source)
+    reads = torch.tensor([[3, 6], [4, 8], [2, 4], [-2, -1]])
+    many = engine.intervene(base_run, 2, BASE_POS, src_run.at(2, SRC_POS), vanilla, read_positions=reads)
+    assert many.shape[:2] == (4, 2)
+    for j in range(2):
+        one = engine.intervene_full(base, source, 2, BASE_POS, SRC_POS, vanilla, read_positions=reads[:, j])
+        torch.testing.assert_close(many[:, j], one, atol=1e-4, rtol=0)
+    slim = engine.run(base, sites=[2])
+    assert slim.states[1].shape[-1] == 0 and slim.states[2].shape == base_run.states[2].shape
+    torch.testing.assert_close(engine.intervene(slim, 2, BASE_POS, src_run.at(2, SRC_POS), vanilla),
+                               engine.intervene(base_run, 2, BASE_POS, src_run.at(2, SRC_POS), vanilla), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="kept no states at site 1"):
+        slim.at(1, BASE_POS)
