@@ -37,6 +37,8 @@ def test_causalgym_grid_takes_the_max_over_positions_in_either_shape():
     assert read_grid(cells) == {("das", 2.0): 1.5}  # max over positions per task, then the mean over tasks
     assert read_grid({"curves": {"a": {"das": {"2": 3.0}}, "b": {"das": {"2": 0.0}}}}) == {("das", 2.0): 1.5}
     assert read_grid({"curves": {"das": {"2": 3.0}}}) == {("das", 2.0): 3.0}
+    summary = {"by_method": {"das": 1.5}, "curves": {"a": {"das": {"2": 3.0}}, "b": {"das": {"2": 0.0}}}}
+    assert read_grid({"logodds": summary, "accuracy": {"curves": {}}}) == {("das", 2.0): 1.5}
     with pytest.raises(MissingDetail, match="'grid'"):
         read_grid({"something": []})
     with pytest.raises(MissingDetail, match="missing"):

@@ -2,7 +2,8 @@
 
 Reads ``details.<task>.grid``: records ``{method, layer (or site), position, log_odds}`` (or the
 same as nested mappings method → layer → position → value); or ``details.<task>.curves``, the
-per-layer maxima already taken (method → layer → value, or task → method → layer → value).
+per-layer maxima already taken (method → layer → value, or task → method → layer → value),
+also when nested under a log-odds summary (``details.<task>.logodds.curves``).
 Following the paper's summary, a layer's value is the maximum over positions, then the mean
 over tasks.
 """
@@ -28,7 +29,7 @@ VALUE_KEYS = ("log_odds", "logodds", "log-odds", "logodds_effect", "log_odds_eff
 def read_grid(details: object) -> dict[tuple[str, float], float]:
     """``(method, layer) -> value`` of one result: the max over positions, averaged over the
     tasks the details hold (records may carry a ``task`` field)."""
-    key, grid = first_key(details, GRID_KEYS)
+    key, grid = _find_grid(details)
     fields = ("method", "layer", "position")
     if str(key).lower() == "curves" and isinstance(grid, dict) and _depth(grid) == 4:
         fields = ("task", "method", "layer")  # task -> method -> layer -> value
@@ -45,6 +46,19 @@ def read_grid(details: object) -> dict[tuple[str, float], float]:
     for (_, method, layer), value in best.items():
         per_layer[(method, layer)].append(value)
     return {k: sum(v) / len(v) for k, v in per_layer.items()}
+
+
+def _find_grid(details: object) -> tuple[str, object]:
+    """The grid at the top of ``details``, or under a log-odds summary (``details.logodds.curves``)."""
+    try:
+        return first_key(details, GRID_KEYS)
+    except MissingDetail:
+        lowered = {str(k).lower(): v for k, v in details.items()} if isinstance(details, dict) else {}
+        for name in VALUE_KEYS:
+            inner = lowered.get(name)
+            if isinstance(inner, dict) and any(str(k).lower() in GRID_KEYS for k in inner):
+                return first_key(inner, GRID_KEYS)
+        raise
 
 
 def _depth(node: object) -> int:
