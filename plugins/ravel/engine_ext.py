@@ -16,8 +16,9 @@ These are candidates for the shared engine (see the plugin README).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -40,6 +41,19 @@ def encode_prompts(adapter: Any, texts: Sequence[str], spans: Sequence[tuple[int
         ids.append(bos + list(seq))
         positions.append(len(bos) + last_token_overlapping(offsets, start, end))
     return ids, positions
+
+
+@contextlib.contextmanager
+def frozen(model: torch.nn.Module) -> Iterator[None]:
+    """No gradients into the model's weights for the duration (flags restored afterwards)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def run_for_site(engine: InterchangeEngine, batch: TokenBatch, site: int, chunk_size: int = 32) -> CachedRun:
@@ -68,12 +82,13 @@ def intervene_reads(engine: InterchangeEngine, run: CachedRun, site: int, positi
     hidden = run.states[site][:, start:stop]
     new = fn(hidden[rows, pos - start], source.to(hidden.dtype))
     hidden = hidden.index_put((rows, pos - start), new)
-    if site == engine.num_layers:
-        final = engine.norm(hidden) if engine.norm is not None else hidden
-    else:
-        final = engine._resume(run, site, hidden, start, stop)
-    picked = final[rows[:, None], reads - start]  # (B, k, d)
-    return engine._head(picked)
+    with frozen(engine.model):
+        if site == engine.num_layers:
+            final = engine.norm(hidden) if engine.norm is not None else hidden
+        else:
+            final = engine._resume(run, site, hidden, start, stop)
+        picked = final[rows[:, None], reads - start]  # (B, k, d)
+        return engine._head(picked)
 
 
 @dataclass

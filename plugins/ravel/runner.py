@@ -1,10 +1,9 @@
 """Run the model for RAVEL: greedy outputs (clean or intervened), entity states, training problems.
 
 One :class:`RavelRunner` serves one model and one intervention site. Clean and intervened
-generation share :func:`greedy`, so an identity intervention reproduces the clean outputs
-exactly (a test checks this). Generation re-runs the full prefix each step (3 steps, no KV
-cache) with the intervention applied at the entity's last token of the prompt, whose
-position does not move when tokens are appended.
+generation share one path (the engine's ``generate_with_intervention``; clean = the identity
+applied at the last prompt token), so instance labels and intervened outputs are produced
+the same way; tests check them against a plain full-forward-with-hooks greedy loop.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ import torch
 
 from harness.interventions.engine import InterchangeEngine
 from harness.interventions.tokens import TokenBatch
-from harness.models.base import Intervention
 from harness.models.hooks import residual_hooks
-from harness.models.layers import base_model, unembed
+from harness.models.layers import base_model
 from plugins.ravel.engine_ext import MultiReadProblem, encode_prompts, run_for_site, teacher_forced
 from plugins.ravel.instance import Completion, RavelExample
 from plugins.ravel.matching import gives_value
@@ -39,54 +37,22 @@ def _eos_ids(adapter: Any) -> set[int]:
     return {i for i in ids if i is not None}
 
 
-@torch.no_grad()
-def greedy(
-    adapter: Any,
-    prompts: Sequence[Sequence[int]],
-    max_new_tokens: int = 3,
-    batch_size: int = 32,
-    site: int | None = None,
-    positions: Sequence[int] | None = None,
-    fn: InterchangeFn | None = None,
-    sources: torch.Tensor | None = None,
-) -> list[Completion]:
-    """Greedy continuations of token-id prompts; with ``fn``, intervene at ``site``/``positions``
-    using ``fn(h_base, sources[i])`` on every forward (the prompt's entity token)."""
-    tok = adapter.tokenizer
-    eos = _eos_ids(adapter)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    inner = base_model(adapter.model)
-    out: list[Completion] = []
-    for start in range(0, len(prompts), batch_size):
-        rows = range(start, min(len(prompts), start + batch_size))
-        seqs = [list(prompts[i]) for i in rows]
-        new: list[list[int]] = [[] for _ in rows]
-        done = [False] * len(seqs)
-        for _ in range(max_new_tokens):
-            batch = TokenBatch.from_ids(seqs, pad)
-            ivs = []
-            if fn is not None:
-                src = sources[start : start + len(seqs)].to(adapter.device)
-                pos = [positions[i] for i in rows]
-                ivs = [Intervention(site, pos, lambda h, src=src: fn(h, src.to(h.dtype)))]
-            with residual_hooks(adapter.blocks, (), ivs, batch.lengths):
-                hidden = inner(input_ids=batch.input_ids.to(adapter.device), attention_mask=batch.attention_mask.to(adapter.device)).last_hidden_state
-            last = hidden[torch.arange(len(seqs), device=hidden.device), batch.last_positions.to(hidden.device)]
-            nxt = unembed(adapter.model, last, False).argmax(-1).tolist()
-            for j, t in enumerate(nxt):
-                if not done[j]:
-                    if t in eos:
-                        done[j] = True
-                    else:
-                        new[j].append(t)
-                seqs[j].append(t)
-            if all(done):
-                break
-        for j, toks in enumerate(new):
-            prefixes = tuple(tok.decode(toks[:k], skip_special_tokens=True) for k in range(1, len(toks) + 1))
-            text = prefixes[-1] if prefixes else ""
-            out.append(Completion(text, tuple(toks), truncated=not done[j] and len(toks) >= max_new_tokens, prefix_texts=prefixes))
-    return out
+def to_completion(tok: Any, new_tokens: Sequence[int], eos: set[int], max_new_tokens: int) -> Completion:
+    """Cut at the first end-of-sequence token; ``truncated`` when the token budget ran out."""
+    toks: list[int] = []
+    ended = False
+    for t in new_tokens:
+        if t in eos:
+            ended = True
+            break
+        toks.append(int(t))
+    prefixes = tuple(tok.decode(toks[:k], skip_special_tokens=True) for k in range(1, len(toks) + 1))
+    return Completion(prefixes[-1] if prefixes else "", tuple(toks), truncated=not ended and len(toks) >= max_new_tokens, prefix_texts=prefixes)
+
+
+def keep_base(h_base: torch.Tensor, h_source: torch.Tensor) -> torch.Tensor:
+    """The identity intervention: clean generation goes through the same code path."""
+    return h_base
 
 
 class RavelRunner:
@@ -134,15 +100,37 @@ class RavelRunner:
         return self.entity_states([e.source_input for e in examples], [e.source_span for e in examples]).numpy()
 
     # -- generation ----------------------------------------------------------------------
+    def generate(self, prompts: Sequence[Sequence[int]], positions: Sequence[int] | None = None,
+                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None) -> list[Completion]:
+        """Greedy continuations (``max_new_tokens``) of token-id prompts, in chunks, through the
+        shared engine's KV-cached intervened generation; without ``fn`` the identity is applied
+        at each prompt's last token, so clean outputs take exactly the same path."""
+        from harness.interventions.generation import generate_with_intervention
+
+        tok = self.adapter.tokenizer
+        eos = _eos_ids(self.adapter)
+        out: list[Completion] = []
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = [list(p) for p in prompts[start : start + self.batch_size]]
+            run = self.engine.run(TokenBatch.from_ids(chunk, self.engine.pad_id), chunk_size=len(chunk))
+            if fn is None:
+                pos, f, src = [-1] * len(chunk), keep_base, torch.zeros(len(chunk), self.adapter.hidden_size)
+            else:
+                pos, f, src = list(positions[start : start + len(chunk)]), fn, sources[start : start + len(chunk)]
+            gen = generate_with_intervention(self.engine, run, self.site, pos, src.to(self.engine.device), f,
+                                             self.max_new_tokens, eos_token_id=tok.eos_token_id)
+            out.extend(to_completion(tok, row, eos, self.max_new_tokens) for row in gen.tokens.tolist())
+            del run
+        return out
+
     def complete(self, texts: Sequence[str]) -> list[Completion]:
         """Clean greedy outputs of plain texts (instance building)."""
-        ids = [self.adapter.tok_encode(t) for t in texts]
-        return greedy(self.adapter, ids, self.max_new_tokens, self.batch_size)
+        return self.generate([self.adapter.tok_encode(t) for t in texts])
 
     def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[Completion]:
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
-        return greedy(self.adapter, ids, self.max_new_tokens, self.batch_size, self.site, pos, fn, src)
+        return self.generate(ids, pos, fn, src)
 
     def outcomes(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> tuple[list[Outcome], list[Completion]]:
         outs = self.intervened(fn, examples)

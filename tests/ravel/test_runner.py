@@ -1,0 +1,119 @@
+"""Model-side oracles on tiny random models: the cached multi-read engine equals a hooked full
+forward, batched generation equals unbatched, an identity intervention changes nothing and a
+full swap at the embeddings turns the base into the source."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.interventions.functions import RotatedSubspace
+from harness.interventions.tokens import TokenBatch
+from harness.models.base import Intervention
+from harness.models.hf import HFAdapter
+from harness.testing import tiny_model, tokenizer
+from plugins.ravel.data import Template
+from plugins.ravel.engine_ext import encode_prompts, intervene_reads, run_for_site, teacher_forced
+from plugins.ravel.runner import RavelRunner, keep_base
+
+
+@torch.no_grad()
+def hooked_greedy(ad, prompts, n, site=None, positions=None, fn=None, sources=None):
+    """Reference: re-run the whole sequence every step, intervening with a forward hook."""
+    seqs = [list(p) for p in prompts]
+    for _ in range(n):
+        batch = TokenBatch.from_ids(seqs, ad.tokenizer.pad_token_id)
+        ivs = [Intervention(site, positions, lambda h: fn(h, sources))] if fn is not None else []
+        out = ad.forward_ids(batch.input_ids, batch.attention_mask, batch.lengths, interventions=ivs)
+        nxt = out.at([-1] * len(seqs)).argmax(-1).tolist()
+        seqs = [s + [t] for s, t in zip(seqs, nxt)]
+    return [tuple(s[len(p):]) for s, p in zip(seqs, prompts)]
+
+TEMPLATES = ["%s is a city in the country of", "Q: Which continent is %s on?\nA:"]
+ENTITIES = ["Paris", "Rio de Janeiro", "Tokyo", "Lagos", "Ho Chi Minh City"]
+
+
+def adapter(arch: str = "llama", **kw) -> HFAdapter:
+    return HFAdapter.from_model(tiny_model(arch, 0, initializer_range=0.2), tokenizer(), name=f"tiny-{arch}", **kw)
+
+
+def _texts_spans():
+    pairs = [(Template(t, "Country", "train"), e) for t in TEMPLATES for e in ENTITIES]
+    return [t.fill(e) for t, e in pairs], [t.entity_span(e) for t, e in pairs]
+
+
+@pytest.mark.parametrize("bos", [False, True])
+def test_encode_prompts_matches_the_adapter(bos):
+    ad = adapter(add_bos_token=bos)
+    texts, spans = _texts_spans()
+    ids, pos = encode_prompts(ad, texts, spans)
+    assert ids == [ad.tok_encode(t) for t in texts]
+    for seq, p, text, (s, e) in zip(ids, pos, texts, spans):
+        assert ad.tokenizer.decode(seq[: p + 1]).endswith(text[s:e])
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
+def test_multi_read_engine_equals_hooked_full_forward(arch):
+    ad = adapter(arch)
+    texts, spans = _texts_spans()
+    ids, pos = encode_prompts(ad, texts, spans)
+    targets = [[11, 22, 33], [44], [55, 66]] * 4
+    targets = targets[: len(ids)]
+    seqs, reads, tgts = teacher_forced(ids, targets, 3)
+    site = 1
+    src_ids = list(reversed(seqs))
+    src_pos = list(reversed(pos))
+    runner = RavelRunner(ad, site)
+    batch = TokenBatch.from_ids(seqs, runner.engine.pad_id)
+    src_batch = TokenBatch.from_ids(src_ids, runner.engine.pad_id)
+    src_states = run_for_site(runner.engine, src_batch, site, chunk_size=4).at(site, src_pos)
+    run = run_for_site(runner.engine, batch, site, chunk_size=4)  # chunked and concatenated
+    torch.manual_seed(0)
+    fn = RotatedSubspace(ad.hidden_size, rank=8, seed=1)
+    with torch.no_grad():
+        fast = intervene_reads(runner.engine, run, site, torch.tensor(pos), src_states, fn, reads)
+        ref = ad.forward_ids(batch.input_ids, batch.attention_mask, batch.lengths,
+                             interventions=[Intervention(site, pos, lambda h: fn(h, src_states))]).logits
+    slow = ref[torch.arange(len(seqs))[:, None], reads]
+    assert fast.shape == slow.shape == (len(seqs), 3, ad.model.config.vocab_size)
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)
+    # gradients reach the rotation through the cached path
+    out = intervene_reads(runner.engine, run, site, torch.tensor(pos), src_states, fn, reads)
+    out.logsumexp(-1).sum().backward()
+    assert fn.proj.parametrizations.weight.original.grad is not None
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_generation_matches_a_hooked_full_forward_loop(arch):
+    ad = adapter(arch)
+    texts, spans = _texts_spans()
+    r1, r4 = RavelRunner(ad, 2, batch_size=1), RavelRunner(ad, 2, batch_size=4)
+    clean1, clean4 = r1.complete(texts), r4.complete(texts)
+    ids, pos = r4.encode(texts, spans)
+    assert [c.tokens for c in clean1] == [c.tokens for c in clean4] == hooked_greedy(ad, ids, 3)
+    assert all(len(c.tokens) == 3 and c.truncated for c in clean4)
+    assert [c.prefix_texts[-1] for c in clean4] == [c.text for c in clean4]
+    src = r4.entity_states(list(reversed(texts)), list(reversed(spans)))
+    same = r4.generate(ids, pos, keep_base, src)
+    assert [c.tokens for c in same] == [c.tokens for c in clean4]
+    fn = RotatedSubspace(ad.hidden_size, rank=16, seed=3)
+    swapped = r4.generate(ids, pos, fn, src)
+    assert [c.tokens for c in swapped] == hooked_greedy(ad, ids, 3, 2, pos, fn, src)
+    assert [c.tokens for c in swapped] != [c.tokens for c in clean4]
+
+
+def test_full_swap_of_the_embedding_turns_base_into_source():
+    """At site 0 a single-token entity's state *is* its token: swapping it gives the source's output."""
+    ad = adapter()
+    runner = RavelRunner(ad, site=0, batch_size=4)
+    t = Template("%s is a city in the country of", "Country", "train")
+    candidates = ["Paris", "Rome", "London", "Berlin", "Madrid", "Boston", "Chicago", "Tokyo", "Dublin"]
+    single = [e for e in candidates if len(ad.tokenizer(e, add_special_tokens=False)["input_ids"]) == 1]
+    assert len(single) >= 3
+    texts, spans = [t.fill(e) for e in single], [t.entity_span(e) for e in single]
+    clean = runner.complete(texts)
+    ids, pos = runner.encode(texts, spans)
+    order = list(range(1, len(single))) + [0]
+    src = runner.entity_states([texts[i] for i in order], [spans[i] for i in order])
+    out = runner.generate(ids, pos, lambda hb, hs: hs, src)
+    assert [o.tokens for o in out] == [clean[i].tokens for i in order]
