@@ -43,6 +43,7 @@ class EntropyContrastRule:
         dola_layers: str | None = None,
         relative_top: float = 0.1,
         final_norm: bool = False,
+        premature_norm: bool = True,
         recompute: bool = False,
         repetition_penalty: float = 1.0,
         chunk_size: int = DEFAULT_VOCAB_CHUNK,
@@ -61,6 +62,7 @@ class EntropyContrastRule:
             raise ValueError(f"repetition_penalty must be > 0, got {repetition_penalty}")
         self.relative_top = float(relative_top)
         self.final_norm = bool(final_norm)
+        self.premature_norm = bool(premature_norm)
         self.recompute = bool(recompute)
         self.repetition_penalty = float(repetition_penalty)
         self.chunk_size = int(chunk_size)
@@ -86,7 +88,7 @@ class EntropyContrastRule:
         logits = logits.float()
         logp = F.log_softmax(logits, dim=-1)
         if self.dola_layers is not None:
-            prem = torch.stack([self.adapter.unembed(states[c][:, -1], final_norm=True).float() for c in self.dola_layers])
+            prem = torch.stack([self.adapter.unembed(states[c][:, -1], final_norm=self.premature_norm).float() for c in self.dola_layers])
             score, _ = dola_scores(logits, prem)
         else:
             score = logp
@@ -138,13 +140,13 @@ def activation(adapter: Any, **params: Any) -> EntropyContrastRule:
 
 def dola(adapter: Any, **params: Any) -> EntropyContrastRule:
     """``dola[,layers=low|high|0+2+4,relative_top=0.1,repetition_penalty=1.2]``."""
-    _check("dola", params, _COMMON | {"layers"}, set())
+    _check("dola", params, _COMMON | {"layers", "premature_norm"}, set())
     layers = params.pop("layers", "low")
     return EntropyContrastRule(adapter, dola_layers=layers, **params)
 
 
 def activation_dola(adapter: Any, **params: Any) -> EntropyContrastRule:
     """``activation_dola,alpha=A,info_layer=L[,layers=low|high,...]``: DoLa score - alpha * E."""
-    _check("activation_dola", params, _COMMON | {"alpha", "info_layer", "layers", "final_norm", "recompute"}, {"alpha", "info_layer"})
+    _check("activation_dola", params, _COMMON | {"alpha", "info_layer", "layers", "final_norm", "premature_norm", "recompute"}, {"alpha", "info_layer"})
     layers = params.pop("layers", "low")
     return EntropyContrastRule(adapter, dola_layers=layers, **params)

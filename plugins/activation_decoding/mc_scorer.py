@@ -14,11 +14,13 @@ layer l over *all* positions of prompt + answer (as the paper's MC code does).
 
 Speed: the answers of a question share a token prefix (primer + question). That prefix is run
 once; its KV cache is repeated over the answers, which are then run as one right-padded batch.
+The prefix's own cache is kept for the next question, so the few-shot primer runs only once.
 Only the E values of the answer tokens are needed, so E costs n * m * d per answer, not n * V * d.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -50,6 +52,8 @@ class MCScorer:
 
     #: Answer tokens whose premature-layer distributions are held at once (C x ROW_CHUNK x V floats).
     ROW_CHUNK = 64
+    #: Shared tokens with the previous question's prefix below which its cache is not reused.
+    MIN_REUSE = 16
 
     def __init__(self, adapter: Any, settings: Sequence[MethodSetting], use_prefix_cache: bool = True):
         self.adapter = adapter
@@ -60,10 +64,11 @@ class MCScorer:
         self.entropy_keys = sorted({(resolve_layer(s.info_layer, self.n_layers), s.final_norm) for s in self.settings if s.uses_entropy})
         self.dola_keys = sorted({self._dola_key(s) for s in self.settings if s.uses_dola})
         sites = {layer for layer, _ in self.entropy_keys}
-        for cands, _, _ in self.dola_keys:
+        for cands, *_ in self.dola_keys:
             sites.update(cands)
         self.sites = sorted(sites)
         self.device = adapter.device
+        self._last: tuple[list[int], dict[int, torch.Tensor], Any] | None = None
 
     # -- features ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -80,10 +85,7 @@ class MCScorer:
         prefix_states: dict[int, torch.Tensor] = {}
         cache = None
         if prefix > 0:
-            ids = torch.tensor([wholes[0][:prefix]], device=self.device)
-            out = run_with_states(self.adapter, ids, torch.ones_like(ids), self.sites, last_logits_only=True)
-            prefix_states = {s: h[0] for s, h in out.states.items()}
-            cache = out.cache
+            prefix_states, cache = self._run_prefix(wholes[0][:prefix])
             cache.batch_repeat_interleave(len(wholes))
         suffixes = [w[prefix:] for w in wholes]
         width = max(len(s) for s in suffixes)
@@ -127,18 +129,38 @@ class MCScorer:
             lo = hi
         return results
 
+    def _run_prefix(self, tokens: list[int]) -> tuple[dict[int, torch.Tensor], Any]:
+        """States (site -> (P, d)) and KV cache of the shared prefix. The previous question's
+        prefix is kept: the part both share (the few-shot primer) is not run again."""
+        keep = 0
+        if self._last is not None:
+            keep = _common_prefix([self._last[0], tokens])
+            keep = min(keep, len(tokens) - 1)  # always run at least one token
+        if keep >= self.MIN_REUSE and self._last[2].is_croppable:
+            cache = copy.deepcopy(self._last[2])
+            cache.crop(keep - cache.get_seq_length())  # a negative count: tokens to drop
+            states = {s: h[:keep] for s, h in self._last[1].items()}
+        else:
+            keep, cache, states = 0, None, {}
+        ids = torch.tensor([tokens[keep:]], device=self.device)
+        mask = torch.ones((1, len(tokens)), dtype=torch.long, device=self.device)
+        out = run_with_states(self.adapter, ids, mask, self.sites, past_key_values=cache, past_length=keep, last_logits_only=True)
+        states = {s: torch.cat([states[s], h[0]], 0) if s in states else h[0] for s, h in out.states.items()}
+        self._last = (list(tokens), states, copy.deepcopy(out.cache))
+        return states, out.cache
+
     def _dola_key(self, st: MethodSetting) -> tuple:
-        return (tuple(candidate_layers(st.layers, self.n_layers, self.unembed.tied)), st.post_softmax, st.relative_top)
+        return (tuple(candidate_layers(st.layers, self.n_layers, self.unembed.tied)), st.premature_norm, st.post_softmax, st.relative_top)
 
     def _dola(self, out: Any, which: torch.Tensor, where: torch.Tensor, y: torch.Tensor, final_logits: torch.Tensor) -> tuple[dict, dict]:
         """DoLa's per-token contrast at ``y`` for every candidate bucket, ``ROW_CHUNK`` tokens at a time."""
         dola, picked = {}, {}
         for key in self.dola_keys:
-            cands, post_softmax, rel_top = key
+            cands, premature_norm, post_softmax, rel_top = key
             values, layers = [], []
             for lo in range(0, len(y), self.ROW_CHUNK):
                 sl = slice(lo, lo + self.ROW_CHUNK)
-                prem = torch.stack([self.adapter.unembed(out.states[c][which[sl], where[sl]], final_norm=True).float() for c in cands])
+                prem = torch.stack([self.adapter.unembed(out.states[c][which[sl], where[sl]], final_norm=premature_norm).float() for c in cands])
                 diff, choice = dola_scores(final_logits[sl], prem, post_softmax=post_softmax)
                 if rel_top > 0.0:
                     keep = relative_top_mask(F.log_softmax(final_logits[sl], dim=-1), rel_top)

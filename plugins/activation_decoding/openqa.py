@@ -22,7 +22,8 @@ QA_SHOTS = (
 )
 
 FORMATS = ("triviaqa", "nq_open", "hotpotqa")
-_HUB_CONFIGS = {"triviaqa": ("rc.nocontext", "validation"), "nq_open": (None, "validation"), "hotpotqa": ("distractor", "validation")}
+#: Hub configurations the paper evaluated (validation splits).
+_HUB_CONFIGS = {"triviaqa": ("unfiltered.nocontext", "validation"), "nq_open": (None, "validation"), "hotpotqa": ("fullwiki", "validation")}
 
 
 class QAFormatError(ValueError):

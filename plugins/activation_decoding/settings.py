@@ -50,6 +50,7 @@ class MethodSetting:
     info_layer: int | None = None  # site; negative counts from the end (-1 = last layer)
     final_norm: bool = False  # apply the final norm to info-layer states before W_U
     layers: str = "low"  # DoLa premature candidates: low | high | "0+2+4"
+    premature_norm: bool = True  # DoLa: final norm on premature layers (transformers' DoLa omits it)
     post_softmax: bool = True  # DoLa's MC code renormalises the contrast
     relative_top: float = 0.0  # MC scoring: 0 = no relative-top mask (DoLa's MC default)
 
@@ -58,7 +59,7 @@ class MethodSetting:
         name, params = parse_spec(spec)
         if name not in METHODS:
             raise ValueError(f"unknown method {name!r} in {spec!r}; expected one of {METHODS}")
-        known = {"alpha", "info_layer", "final_norm", "layers", "post_softmax", "relative_top"}
+        known = {"alpha", "info_layer", "final_norm", "layers", "premature_norm", "post_softmax", "relative_top"}
         unknown = set(params) - known
         if unknown:
             raise ValueError(f"{spec!r}: unknown parameter(s) {sorted(unknown)}; accepted: {sorted(known)}")
@@ -84,6 +85,8 @@ class MethodSetting:
         parts = [self.method]
         if self.uses_dola:
             parts.append(f"layers={self.layers}")
+            if not self.premature_norm:
+                parts.append("premature_norm=false")
         if self.uses_entropy:
             parts += [f"alpha={self.alpha:g}", f"info_layer={self.info_layer}"]
             if self.final_norm:
@@ -92,7 +95,8 @@ class MethodSetting:
 
 
 def expand_sweep(sweep: dict[str, Any]) -> list[str]:
-    """Grid of specs: greedy, DoLa per bucket, activation per (alpha, info_layer), and both."""
+    """Grid of specs: greedy, DoLa per bucket, activation per (alpha, info_layer, final_norm), and
+    activation+DoLa per (alpha, info_layer, final_norm, bucket)."""
     known = {"alpha", "info_layer", "dola_layers", "final_norm"}
     unknown = set(sweep) - known
     if unknown:
@@ -100,11 +104,11 @@ def expand_sweep(sweep: dict[str, Any]) -> list[str]:
     alphas = _as_list(sweep.get("alpha", []))
     infos = _as_list(sweep.get("info_layer", []))
     buckets = [str(b) for b in _as_list(sweep.get("dola_layers", []))]
-    norm = ",final_norm=true" if sweep.get("final_norm") else ""
+    norms = [f",final_norm={str(bool(n)).lower()}" for n in _as_list(sweep.get("final_norm", [False]))]
     specs = ["greedy"]
     specs += [f"dola,layers={b}" for b in buckets]
-    specs += [f"activation,alpha={a},info_layer={i}{norm}" for a, i in itertools.product(alphas, infos)]
-    specs += [f"activation_dola,alpha={a},info_layer={i},layers={b}{norm}" for a, i, b in itertools.product(alphas, infos, buckets)]
+    specs += [f"activation,alpha={a},info_layer={i}{n}" for a, i, n in itertools.product(alphas, infos, norms)]
+    specs += [f"activation_dola,alpha={a},info_layer={i},layers={b}{n}" for a, i, n, b in itertools.product(alphas, infos, norms, buckets)]
     return specs
 
 

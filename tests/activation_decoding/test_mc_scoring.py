@@ -10,9 +10,15 @@ from plugins.activation_decoding.benchmarks import DATA_DIR
 from plugins.activation_decoding.entropy import position_entropy
 from plugins.activation_decoding.mc_scorer import MCScorer
 from plugins.activation_decoding.settings import MethodSetting
-from plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_metrics, mc_prompt
+from plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_metrics
 
-QUESTION = load_truthfulqa(DATA_DIR / "truthfulqa_sample.csv")[3]
+QUESTIONS = load_truthfulqa(DATA_DIR / "truthfulqa_sample.csv")
+QUESTION = QUESTIONS[3]
+HEAD = "Q: Is water wet?\nA: Yes, water is wet.\n\nQ: What colour is grass?\nA: Grass is green.\n\n"  # a short primer keeps tests fast
+
+
+def short_prompt(question):
+    return f"{HEAD}Q: {question}\nA:"
 SPECS = ["greedy", "activation,alpha=0,info_layer=1", "activation,alpha=0.7,info_layer=2",
          "activation,alpha=0.3,info_layer=-1,final_norm=true", "dola,layers=0+1+2", "activation_dola,alpha=0.5,info_layer=1,layers=0+2"]
 
@@ -24,7 +30,7 @@ def scorer(adapter, **kw):
 @pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
 def test_alpha_zero_is_plain_loglikelihood(adapters, arch):
     ad = adapters[arch]
-    prompt, answers = mc_prompt(QUESTION.question), QUESTION.answers()
+    prompt, answers = short_prompt(QUESTION.question), QUESTION.answers()
     got = scorer(ad).score(prompt, answers)
     ref = ad.loglikelihood([LoglikelihoodRequest(prompt, " " + a) for a in answers])
     for g, r in zip(got, ref):
@@ -39,9 +45,22 @@ def test_alpha_zero_is_plain_loglikelihood(adapters, arch):
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_prefix_cache_changes_nothing(adapters, arch):
     ad = adapters[arch]
-    prompt, answers = mc_prompt(QUESTION.question), QUESTION.answers()
+    prompt, answers = short_prompt(QUESTION.question), QUESTION.answers()
     cached, plain = scorer(ad).score(prompt, answers), scorer(ad, use_prefix_cache=False).score(prompt, answers)
     for a, b in zip(cached, plain):
+        assert a.scores == pytest.approx(b.scores, abs=1e-4)
+
+
+def test_reusing_the_previous_primer_changes_nothing(adapters):
+    ad = adapters["neox"]
+    other = QUESTIONS[5]
+    warm = scorer(ad)
+    warm.score(short_prompt(other.question), other.answers())
+    prompt, answers = short_prompt(QUESTION.question), QUESTION.answers()
+    reused = warm.score(prompt, answers)
+    assert warm._last is not None and len(warm._last[0]) > 20  # the primer was kept
+    fresh = scorer(ad, use_prefix_cache=False).score(prompt, answers)
+    for a, b in zip(reused, fresh):
         assert a.scores == pytest.approx(b.scores, abs=1e-4)
 
 
@@ -85,7 +104,7 @@ def brute_force_scores(ad, prompt, answer):
 
 def test_every_method_matches_brute_force(adapters):
     ad = adapters["llama"]
-    prompt, answers = mc_prompt(QUESTION.question), QUESTION.answers()[:3]
+    prompt, answers = short_prompt(QUESTION.question), QUESTION.answers()[:2]
     got = scorer(ad).score(prompt, answers)
     for answer, g in zip(answers, got):
         for label, value in brute_force_scores(ad, prompt, answer).items():

@@ -1,0 +1,92 @@
+"""The two benchmarks end to end on a tiny model, and choose-on-one-split/report-on-the-other."""
+
+import subprocess
+import sys
+
+import pytest
+
+from harness.benchmark import SampleResult, TaskContext
+from harness.registry import BenchmarkSpec, DecoderSpec, check_spec
+from harness.tasks import TaskIndex, builtin_task_dir, instantiate
+from plugins.activation_decoding import plugin
+from plugins.activation_decoding.benchmarks import OpenQAGeneration, TruthfulQAMC
+from plugins.activation_decoding.selection import aggregate_settings
+
+
+def test_selection_by_hand():
+    values = [
+        {"fold": 0, "a,x=1/m": 1.0, "a,x=2/m": 0.0, "g/m": 0.5},
+        {"fold": 1, "a,x=1/m": 0.0, "a,x=2/m": 1.0, "g/m": 0.25},
+        {"fold": 0, "a,x=1/m": 1.0, "a,x=2/m": 0.0, "g/m": 0.5},
+        {"fold": 1, "a,x=1/m": 0.5, "a,x=2/m": 1.0, "g/m": 0.75},
+    ]
+    res = aggregate_settings(values, ["g", "a,x=1", "a,x=2"], ("m",), "m", selection=True)
+    assert res.metrics["m"] == res.metrics["g/m"] == pytest.approx(0.5)
+    assert res.metrics["a,x=2/m"] == pytest.approx(0.5)
+    fams = res.details["selection"]["families"]
+    assert fams["a"]["chosen"] == "a,x=1"  # best on fold 0 ...
+    assert res.metrics["best_a/m"] == pytest.approx(0.25)  # ... reported on fold 1 only
+    assert res.metrics["best_g/m"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="both folds"):
+        aggregate_settings(values[:1], ["g"], ("m",), "m", selection=True)
+
+
+def test_truthfulqa_mc_end_to_end(adapters):
+    bench = TruthfulQAMC(methods=["greedy", "activation,alpha=0,info_layer=1"], sweep={"alpha": [1.0], "info_layer": [2], "dola_layers": ["0+1"]},
+                         selection="alternate", limit=2)
+    ctx = TaskContext(task="t")
+    samples = bench.samples(None, ctx)
+    assert [s.doc["fold"] for s in samples] == [0, 1]
+    results = bench.evaluate(adapters["llama"], samples, ctx)
+    agg = bench.aggregate(results, ctx)
+    assert set(bench.labels) == {"greedy", "activation,alpha=0,info_layer=1", "dola,layers=0+1",
+                                 "activation,alpha=1,info_layer=2", "activation_dola,layers=0+1,alpha=1,info_layer=2"}
+    for m in ("mc1", "mc2", "mc3"):
+        assert 0.0 <= agg.metrics[m] <= 1.0
+        assert agg.metrics[f"activation,alpha=0,info_layer=1/{m}"] == pytest.approx(agg.metrics[f"greedy/{m}"], abs=1e-9)
+        assert f"best_activation_dola/{m}" in agg.metrics
+    assert agg.details["selection"]["families"]["activation"]["n_candidates"] == 2
+
+
+def test_open_qa_end_to_end(adapters, our_decoders):
+    bench = OpenQAGeneration(decodings=["greedy", "activation,alpha=0,info_layer=2", "dola,layers=0+1"], max_new_tokens=3, limit=3)
+    ctx = TaskContext(task="q")
+    samples = bench.samples(None, ctx)
+    results = bench.evaluate(adapters["gpt2"], samples, ctx)
+    for r in results:
+        preds = r.log["predictions"]
+        assert preds["greedy"] == preds["activation,alpha=0,info_layer=2"]
+        assert r.values["greedy/em"] in (0.0, 1.0)
+    agg = bench.aggregate(results, ctx)
+    assert agg.metrics["em"] == agg.metrics["greedy/em"]
+
+
+def test_registrations_and_task_files():
+    for spec in plugin.harness_register_benchmarks():
+        check_spec(spec, BenchmarkSpec, "activation_decoding")
+        assert spec.load() in (TruthfulQAMC, OpenQAGeneration)
+    for spec in plugin.harness_register_decoders():
+        check_spec(spec, DecoderSpec, "activation_decoding")
+        assert callable(spec.load())
+    index = TaskIndex.scan([builtin_task_dir() / "activation_decoding"])
+    assert not index.errors
+    benches = {s.name: s.load() for s in plugin.harness_register_benchmarks()}
+    defaults = [t for t in index.tasks.values() if "default" in t.tags]
+    assert len(defaults) == 2
+    for task in index.tasks.values():
+        instantiate(task, benches[task.benchmark])  # every shipped task's arguments are valid
+
+
+def test_bad_task_arguments():
+    with pytest.raises(ValueError, match="unknown method"):
+        TruthfulQAMC(methods=["beam"])
+    with pytest.raises(ValueError, match="selection must be"):
+        TruthfulQAMC(selection="random")
+    with pytest.raises(ValueError, match="sweep: unknown key"):
+        TruthfulQAMC(sweep={"alphas": [1]})
+
+
+def test_plugin_module_imports_no_torch():
+    code = "import sys, plugins.activation_decoding.plugin as p; p.harness_register_benchmarks(); p.harness_register_decoders(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
