@@ -57,7 +57,17 @@ def plan(cfg: RunConfig, pm: PluginManager) -> list[PlannedTask]:
     registry = pm.registry()
     index = TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *cfg.include_paths])
     planned = []
-    for tc in index.expand(cfg.tasks):
+    named = [t for t in cfg.tasks if ":" not in t]
+    configs = {tc.name: tc for tc in index.expand(named)} if named else {}
+    for name in cfg.tasks:  # `benchmark:arg` runs a benchmark's own task by name, e.g. lm_eval:hellaswag
+        if ":" in name:
+            bench, _, arg = name.partition(":")
+            args: dict[str, Any] = {"task": arg}
+            if cfg.include_paths:
+                args["include_path"] = [str(p) for p in cfg.include_paths]
+            configs[name] = TaskConfig(name=name, benchmark=bench, description=f"{bench} task {arg}", args=args)
+    ordered = list(configs.values())
+    for tc in ordered:
         spec = registry.benchmarks.get(tc.benchmark)
         if spec is None:
             failed = [f"{i.name} ({i.error})" for i in pm.failures()]
@@ -189,6 +199,7 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         "samples_file": sample_log.path.name if sample_log else None,
         "metrics": {m.name: {"display_name": m.label, "higher_is_better": m.higher_is_better} for m in p.spec.metrics},
     }
+    meta["metrics"].update(result.details.pop("metric_info", {}))  # benchmarks whose metrics are known only at run time
     return result, meta
 
 
