@@ -75,6 +75,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--chat", choices=["auto", "on", "off"], default="auto", help="wrap prompts in the tokenizer's chat template")
     gen.add_argument("--sample", action="store_true", help="sample (temperature) instead of greedy decoding")
     gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument("--top-p", type=float, default=1.0)
+    gen.add_argument("--max-doc-chars", type=int, default=2000, help="cut longer documents (at a sentence end) before outlining")
     gen.add_argument("--seed", type=int, default=0)
     gen.set_defaults(func=_guard(cmd_generate), wants_pm=True)
 
@@ -255,7 +257,8 @@ def cmd_generate(args: argparse.Namespace, pm: Any = None) -> int:
     settings = GenerationSettings(
         outline_prompt=_prompt(args.outline_prompt, OUTLINE_PROMPT), expand_prompt=_prompt(args.expand_prompt, EXPAND_PROMPT),
         outline_tokens=args.outline_tokens, expand_tokens=args.expand_tokens, batch_size=args.batch_size,
-        do_sample=args.sample, temperature=args.temperature, seed=args.seed, chat=args.chat,
+        do_sample=args.sample, temperature=args.temperature, top_p=args.top_p, seed=args.seed, chat=args.chat,
+        max_doc_chars=args.max_doc_chars,
     )
     adapter = load_adapter(args.model, parse_kv(args.model_args, "--model-args"), pm)
     out = generate_corpus(adapter, iter_documents(args.human, args.text_column), args.out, settings,

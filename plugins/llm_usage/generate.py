@@ -41,6 +41,7 @@ class GenerationSettings:
     max_doc_chars: int = 2000  # longer documents are cut (at a sentence end when possible)
     do_sample: bool = False
     temperature: float = 1.0
+    top_p: float = 1.0
     seed: int = 0
     chat: str = "auto"  # auto | on | off
 
@@ -87,7 +88,8 @@ def two_stage(adapter: Any, documents: Sequence[str], settings: GenerationSettin
 
     def requests(prompts: Iterable[str], max_tokens: int) -> list[Any]:
         return [GenerationRequest(prompt=wrap(p), max_new_tokens=max_tokens, do_sample=settings.do_sample,
-                                  temperature=settings.temperature, seed=settings.seed if settings.do_sample else None)
+                                  temperature=settings.temperature, top_p=settings.top_p,
+                                  seed=settings.seed if settings.do_sample else None)
                 for p in prompts]
 
     texts = [shorten(d, settings.max_doc_chars) for d in documents]
