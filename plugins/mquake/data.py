@@ -273,7 +273,7 @@ def parse_k(k: int | str) -> int | None:
     except ValueError:
         raise ValueError(f"edit batch size k must be a positive integer or 'all', got {k!r}") from None
     if value < 1:
-        raise ValueError(f"edit batch size k must be >= 1 or 'all', got {k!r}")
+        raise ValueError(f"edit batch size k must be a positive integer or 'all', got {k!r}")
     return value
 
 

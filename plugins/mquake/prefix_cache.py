@@ -4,10 +4,11 @@ Every MeLLo request starts with the same ~800-token demonstrations, and every in
 request of a group with the same demonstrations and edit sentences; on CPU, re-encoding them
 for each request and iteration dominates the cost. This wrapper encodes the longest token
 prefix shared by a call's requests once (kept across calls), then generates each batch from
-a copy of that cache. The suffixes are left-padded *after* the prefix (padding in the middle,
-masked, with position ids counted over real tokens), which is exact for full-attention
-models; models with sliding-window layers (Gemma 3) are generated one request at a time,
-because a window counted over cache slots would include the padding.
+a copy of that cache: each request's suffix is run on its own copy (no padding), and the
+one-row caches are then left-padded and stacked so that decoding is batched, exactly the
+layout ``HFAdapter.generate`` uses. Sliding-window layers (Gemma 3) keep only the last
+window of states per row, which stack as they are when every row is longer than the window
+(otherwise that batch decodes one request at a time).
 
 It drives a transformers model through the same attributes the harness's ``HFAdapter`` uses
 (``model``, ``tokenizer``, ``tok_encode``, ``max_length``) and falls back to
@@ -47,11 +48,8 @@ class SharedPrefixGenerator:
         self.batch_size = batch_size
         self.max_prefixes = max_prefixes
         self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        cfg = adapter.model.config
-        text_cfg = getattr(cfg, "text_config", None) or cfg
-        self.sliding = bool(getattr(text_cfg, "sliding_window", None)) or any("sliding" in str(t) for t in (getattr(text_cfg, "layer_types", None) or ()))
         self._keep_logits = "logits_to_keep" in inspect.signature(adapter.model.forward).parameters
-        self.stats = {"prefix_tokens_reused": 0, "fallback_requests": 0}
+        self.stats = {"prefix_tokens_reused": 0, "fallback_requests": 0, "stacked_batches": 0, "unstackable_batches": 0}
 
     @staticmethod
     def supports(adapter: Any) -> bool:
@@ -85,7 +83,7 @@ class SharedPrefixGenerator:
             return self._fallback(reqs)
         prefix = self._prefix(tuple(ids[0][:shared]))
         order = sorted(range(len(reqs)), key=lambda i: (-len(ids[i]), i))
-        size = 1 if self.sliding else self.batch_size
+        size = self.batch_size
         out: list[GenerationResult | None] = [None] * len(reqs)
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
@@ -123,33 +121,81 @@ class SharedPrefixGenerator:
         extra = list(extra) if isinstance(extra, (list, tuple)) else [extra]
         return {t for t in (tok.eos_token_id, *extra) if t is not None}
 
+    def _extend(self, prefix: Any, shared: int, suffix: list[int]) -> tuple[Any, Any]:
+        """One request's cache and next-token logits: its suffix run on a copy of the prefix cache."""
+        import torch
+
+        dev = self.adapter.device
+        cache = copy.deepcopy(prefix)
+        ids = torch.tensor([suffix], dtype=torch.long, device=dev)
+        positions = torch.arange(shared, shared + len(suffix), device=dev)[None]
+        mask = torch.ones((1, shared + len(suffix)), dtype=torch.long, device=dev)
+        kwargs = {"logits_to_keep": 1} if self._keep_logits else {}
+        with torch.no_grad():
+            out = self.adapter.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **kwargs)
+        return out.past_key_values, out.logits[:, -1, :]
+
+    @staticmethod
+    def _stack(caches: list[Any], lengths: list[int]) -> Any | None:
+        """Left-pad and stack one-row caches into a batch cache (``None`` if their layout forbids it).
+
+        Full-attention layers are left-padded with zeros (masked). Sliding-window layers keep
+        the last ``window - 1`` states of each row; they stack as they are when every row is at
+        least that long, and their token count is set to the padded length so that the mask's
+        window lines up with the left-padded layout.
+        """
+        import torch
+
+        width = max(lengths)
+        batch = copy.copy(caches[0])
+        batch.layers = []
+        for layer_idx, layer in enumerate(caches[0].layers):
+            rows = [c.layers[layer_idx] for c in caches]
+            new = copy.copy(layer)
+            if getattr(layer, "is_sliding", False):
+                if len({r.keys.shape[-2] for r in rows}) != 1 or any(n < layer.sliding_window - 1 for n in lengths):
+                    return None
+                new.keys = torch.cat([r.keys for r in rows])
+                new.values = torch.cat([r.values for r in rows])
+                new.cumulative_length = width
+            elif type(layer).__name__ == "DynamicLayer":
+                pad = lambda t, n: torch.nn.functional.pad(t, (0, 0, width - n, 0))  # noqa: E731 - left-pad the sequence axis
+                new.keys = torch.cat([pad(r.keys, n) for r, n in zip(rows, lengths)])
+                new.values = torch.cat([pad(r.values, n) for r, n in zip(rows, lengths)])
+            else:
+                return None
+            batch.layers.append(new)
+        return batch
+
     def _generate_batch(self, prefix: Any, shared: int, suffixes: list[list[int]], reqs: list[GenerationRequest]) -> list[GenerationResult]:
         import torch
 
         from harness.models.generation import cut_at_stop
 
         tok, dev, model = self.adapter.tokenizer, self.adapter.device, self.adapter.model
-        n, width = len(reqs), max(len(s) for s in suffixes)
-        cache = copy.deepcopy(prefix)
-        if n > 1:
-            cache.batch_repeat_interleave(n)
-        ids = torch.full((n, width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((n, shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        for i, s in enumerate(suffixes):  # padding sits between the shared prefix and each suffix
-            ids[i, width - len(s):] = torch.tensor(s)
-            mask[i, shared + width - len(s):] = 1
-        step_ids, step_mask = ids.to(dev), mask.to(dev)
+        n = len(reqs)
+        extended = [self._extend(prefix, shared, s) for s in suffixes]
+        lengths = [shared + len(s) for s in suffixes]
+        cache = extended[0][0] if n == 1 else self._stack([c for c, _ in extended], lengths)
+        self.stats["stacked_batches" if cache is not None else "unstackable_batches"] += n > 1
+        if cache is None:  # cannot batch this layout: decode one request at a time
+            return [r for i in range(n) for r in self._generate_batch(prefix, shared, [suffixes[i]], [reqs[i]])]
+        width = max(lengths)
+        step_mask = torch.zeros((n, width), dtype=torch.long, device=dev)
+        for i, length in enumerate(lengths):
+            step_mask[i, width - length:] = 1
+        logits = torch.cat([lg for _, lg in extended])
         eos = self._eos_ids()
         kwargs = {"logits_to_keep": 1} if self._keep_logits else {}
         out_tokens: list[list[int]] = [[] for _ in reqs]
         finish = [""] * n
         with torch.no_grad():
-            for _ in range(reqs[0].max_new_tokens):
-                positions = (step_mask.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1]:]
-                out = model(input_ids=step_ids, attention_mask=step_mask, position_ids=positions, past_key_values=cache, use_cache=True, **kwargs)
-                cache = out.past_key_values
-                nxt = out.logits[:, -1, :].argmax(-1)
+            for step in range(reqs[0].max_new_tokens):
+                if step > 0:
+                    positions = step_mask.sum(-1, keepdim=True) - 1
+                    out = model(input_ids=nxt[:, None], attention_mask=step_mask, position_ids=positions, past_key_values=cache, use_cache=True, **kwargs)
+                    cache, logits = out.past_key_values, out.logits[:, -1, :]
+                nxt = logits.argmax(-1)
                 for i, t in enumerate(nxt.tolist()):
                     if finish[i]:
                         continue
@@ -161,8 +207,7 @@ class SharedPrefixGenerator:
                         finish[i] = "stop"
                 if all(finish):
                     break
-                step_ids = nxt[:, None]
-                step_mask = torch.cat([step_mask, torch.ones_like(step_ids)], dim=1)
+                step_mask = torch.cat([step_mask, torch.ones((n, 1), dtype=step_mask.dtype, device=dev)], dim=1)
         results = []
         for i, r in enumerate(reqs):
             text, stopped = cut_at_stop(tok.decode(out_tokens[i], skip_special_tokens=True), r.stop)

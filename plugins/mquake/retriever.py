@@ -25,6 +25,9 @@ DEFAULT_RETRIEVER = "all-minilm-l6-v2"
 _EMBEDDED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "embedded"}
 
 
+_LOADED: dict[tuple[str, str], tuple] = {}
+
+
 class RetrieverError(ValueError):
     """The retriever's encoder could not be found or loaded."""
 
@@ -90,13 +93,15 @@ class DenseRetriever:
     def _load(self) -> None:
         if self._encoder is not None:
             return
-        from transformers import AutoModel, AutoTokenizer
+        key = (self.source, self.device)
+        if key not in _LOADED:  # one copy per process: tasks of a run share the encoder
+            from transformers import AutoModel, AutoTokenizer
 
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
-            self._encoder = AutoModel.from_pretrained(self.source).to(self.device).eval()
-        except Exception as err:  # noqa: BLE001 - missing folder, offline hub, bad config
-            raise RetrieverError(f"could not load retriever encoder {self.model_name!r} (from {self.source}): {type(err).__name__}: {err}") from err
+            try:
+                _LOADED[key] = (AutoTokenizer.from_pretrained(self.source), AutoModel.from_pretrained(self.source).to(self.device).eval())
+            except Exception as err:  # noqa: BLE001 - missing folder, offline hub, bad config
+                raise RetrieverError(f"could not load retriever encoder {self.model_name!r} (from {self.source}): {type(err).__name__}: {err}") from err
+        self._tokenizer, self._encoder = _LOADED[key]
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         """(N, d) float32 embeddings: the attention-masked mean of the last hidden states."""
