@@ -87,6 +87,8 @@ def cmd_run(args: argparse.Namespace, pm: PluginManager) -> int:
     except RunError as err:
         print(f"harness: error: {err}", file=sys.stderr)
         return 2
+    if doc.get("rank"):  # data-parallel: rank 0 reports
+        return 0
     print(format_results(doc))
     if doc.get("results_path"):
         print(f"results: {doc['results_path']}")

@@ -13,6 +13,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harness.benchmark import Benchmark, Sample, TaskContext, TaskResult
+from harness.distributed import current as current_dist
 from harness.pluginmanager import PluginManager
 from harness.results import (
     SCHEMA_VERSION, RunInfo, SampleLog, environment_info, record_to_result, sample_record, slug, stable_hash,
@@ -85,6 +86,12 @@ def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
     args = dict(cfg.model_args)
     if cfg.batch_size is not None:
         args["batch_size"] = cfg.batch_size
+    dist = current_dist()
+    if dist.world > 1 and cfg.model == "hf" and "device" not in args:
+        import torch
+
+        if torch.cuda.is_available():
+            args["device"] = f"cuda:{dist.local_rank}"  # one GPU per process
     try:
         adapter = registry.models[cfg.model].load()(**args)
     except (TypeError, ValueError) as err:
@@ -120,12 +127,19 @@ def run(cfg: RunConfig, pm: PluginManager | None = None, adapter: Any = None) ->
         "config": run_info.config, "environment": environment_info(),
         "results": {}, "stderr": {}, "tasks": {}, "details": {}, "errors": {}, "wall_seconds": None,
     }
-    results_path = out_dir / f"results_{started.strftime('%Y%m%dT%H%M%S')}_{run_info.run_id[:6]}.json" if out_dir else None
+    dist = current_dist()
+    run_info.run_id = dist.broadcast(run_info.run_id)
+    doc["run_id"] = run_info.run_id
+    results_path = out_dir / f"results_{started.strftime('%Y%m%dT%H%M%S')}_{run_info.run_id[:6]}.json" if out_dir and dist.main else None
+    if dist.world > 1:
+        doc["config"]["world_size"] = dist.world
     pm.hook.harness_run_start(run=run_info)
     t0 = time.time()
     for p in planned:
         try:
             result, meta = _run_task(p, cfg, adapter, run_info, pm, out_dir)
+            if result is None:  # a non-zero rank: rank 0 aggregates and writes
+                continue
         except Exception as err:  # noqa: BLE001 - one task failing must not lose the others
             log.error("task %s failed: %s", p.config.name, err)
             doc["errors"][p.config.name] = "".join(traceback.format_exception_only(type(err), err)).strip()
@@ -139,6 +153,9 @@ def run(cfg: RunConfig, pm: PluginManager | None = None, adapter: Any = None) ->
         if results_path:
             write_json_atomic(results_path, doc)  # finished tasks survive a later crash
     doc["wall_seconds"] = round(time.time() - t0, 3)
+    if not dist.main:
+        doc["rank"] = dist.rank
+        return doc
     if results_path:
         write_json_atomic(results_path, doc)
         doc["results_path"] = str(results_path)
@@ -146,7 +163,7 @@ def run(cfg: RunConfig, pm: PluginManager | None = None, adapter: Any = None) ->
     return doc
 
 
-def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm: PluginManager, out_dir: Path | None) -> tuple[TaskResult, dict]:
+def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm: PluginManager, out_dir: Path | None) -> tuple[TaskResult | None, dict]:
     name, bench = p.config.name, p.benchmark
     cache_dir = None
     if adapter is not None:
@@ -163,31 +180,50 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         raise RuntimeError(f"benchmark {p.config.benchmark!r} produced duplicate sample ids in task {name!r}")
     key = stable_hash({"task": name, "benchmark": p.config.benchmark, "args": p.config.args, "limit": cfg.limit,
                        "seed": cfg.seed, "model": run_info.fingerprint})
+    dist = current_dist()
     sample_log = None
-    if out_dir is not None and (cfg.log_samples or cfg.resume):
+    if out_dir is not None and (cfg.log_samples or cfg.resume) and dist.main:
         meta = {"task": name, "key": key, "benchmark": p.config.benchmark, "args": p.config.args,
                 "limit": cfg.limit, "seed": cfg.seed, "model_fingerprint": run_info.fingerprint}
         sample_log = SampleLog(out_dir / f"samples_{slug(name)}_{key[:12]}.jsonl", meta, resume=cfg.resume)
     done = sample_log.done if sample_log else {}
     wanted = set(ids)
-    pending = [s for s in samples if s.id not in done]
-    pm.hook.harness_task_start(run=run_info, task=name, n_samples=len(samples), n_done=len(samples) - len(pending))
-    bar = tqdm(total=len(samples), initial=len(samples) - len(pending), desc=name, disable=not cfg.progress, dynamic_ncols=True)
+    pending_ids = dist.broadcast([s.id for s in samples if s.id not in done])  # rank 0 read the logs
+    by_id = {s.id: s for s in samples}
+    pending = [by_id[i] for i in pending_ids]
+    if dist.main:
+        pm.hook.harness_task_start(run=run_info, task=name, n_samples=len(samples), n_done=len(samples) - len(pending))
+    bar = tqdm(total=len(samples), initial=len(samples) - len(pending), desc=name, disable=not cfg.progress or not dist.main, dynamic_ncols=True)
     fresh: dict[str, Any] = {}
     model = adapter if bench.needs_model else None
-    for lo in range(0, len(pending), max(1, bench.batch_size)):
-        chunk = pending[lo : lo + bench.batch_size]
-        results = bench.evaluate(model, chunk, ctx)
-        _check_results(chunk, results, name)
-        by_id = {s.id: s for s in chunk}
+    step = max(1, bench.batch_size) * dist.world
+    for lo in range(0, len(pending), step):  # each round: every rank takes a strided share
+        block = pending[lo : lo + step]
+        mine = block[dist.rank :: dist.world]
+        try:
+            results, error = (bench.evaluate(model, mine, ctx) if mine else []), None
+            _check_results(mine, results, name)
+        except Exception as err:  # noqa: BLE001 - report on rank 0 instead of hanging the others
+            if dist.world == 1:
+                raise
+            results, error = [], f"rank {dist.rank}: {type(err).__name__}: {err}"
+        gathered = dist.gather((results, error))
+        if gathered is None:
+            continue
+        errors = [e for _, e in gathered if e]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        results = [r for rs, _ in gathered for r in rs]
         if sample_log:
             sample_log.append(sample_record(r, by_id[r.sample_id].doc, by_id[r.sample_id].prompt) for r in results)
         fresh.update({r.sample_id: r for r in results})
-        bar.update(len(chunk))
+        bar.update(len(block))
         pm.hook.harness_batch_end(run=run_info, task=name, n_done=bar.n, n_samples=len(samples))
     bar.close()
     if sample_log:
         sample_log.close()
+    if not dist.main:
+        return None, {}
     ordered = [fresh[i] if i in fresh else record_to_result(done[i]) for i in ids if i in wanted]
     result = bench.aggregate(ordered, ctx)
     result.n_samples = result.n_samples or len(ordered)
