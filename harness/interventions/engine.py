@@ -59,16 +59,17 @@ class CachedRun:
         pos = self.batch.resolve(positions).to(self.final.device)
         return self.states[site][torch.arange(len(pos), device=pos.device), pos]
 
-    def select(self, rows: Sequence[int] | torch.Tensor) -> CachedRun:
-        """The sub-run of examples ``rows`` (trimmed to their longest length)."""
+    def select(self, rows: Sequence[int] | torch.Tensor, sites: Sequence[int] | None = None) -> CachedRun:
+        """The sub-run of examples ``rows`` (trimmed to their longest length); ``sites`` limits
+        which sites' states are copied (the others become empty)."""
         rows_t = torch.as_tensor(rows, dtype=torch.long)
         batch = self.batch.select(rows_t)
         width = batch.input_ids.shape[1]
-        dev = self.final.device
-        r = rows_t.to(dev)
+        r = rows_t.to(self.final.device)
+        keep = None if sites is None else set(sites)
         return CachedRun(
             batch=batch,
-            states=[s[r, :width] for s in self.states],
+            states=[s[r, :width] if keep is None or i in keep else s[r, :width, :0] for i, s in enumerate(self.states)],
             keys=[k[r, :, :width] for k in self.keys],
             values=[v[r, :, :width] for v in self.values],
             final=self.final[r, :width],

@@ -25,6 +25,8 @@ class CachedProblem:
     ``base_positions``/``source_positions`` are absolute per-example positions (B,);
     ``targets`` (B,) are token ids for training losses (optional for evaluation). With
     ``read_positions`` (B, k), logits are (B, k, V) and targets (B, k) (-100 = ignore).
+    ``run_rows`` maps problem rows to rows of ``base`` when the problem uses a subset of a
+    larger run (no copy of the run is made).
     """
 
     engine: InterchangeEngine
@@ -34,6 +36,7 @@ class CachedProblem:
     source_states: torch.Tensor  # (B, d) at the site
     targets: torch.Tensor | None = None
     read_positions: torch.Tensor | None = None
+    run_rows: torch.Tensor | None = None
 
     @classmethod
     def build(cls, engine: InterchangeEngine, base: CachedRun, source: CachedRun, site: int,
@@ -49,14 +52,16 @@ class CachedProblem:
         )
 
     def __len__(self) -> int:
-        return len(self.base)
+        return len(self.base_positions)
 
     def logits(self, fn: InterchangeFn, rows: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
-        if rows is None:
-            run, pos, src, read = self.base, self.base_positions, self.source_states, self.read_positions
+        if rows is None and self.run_rows is None:
+            run = self.base
+            pos, src, read = self.base_positions, self.source_states, self.read_positions
         else:
-            rows = torch.as_tensor(rows, dtype=torch.long)
-            run = self.base.select(rows)
+            rows = torch.arange(len(self)) if rows is None else torch.as_tensor(rows, dtype=torch.long)
+            run_idx = rows if self.run_rows is None else self.run_rows[rows]
+            run = self.base.select(run_idx, sites=[self.site])
             pos, src = self.base_positions[rows], self.source_states[rows.to(self.source_states.device)]
             read = None if self.read_positions is None else self.read_positions[rows]
         return self.engine.intervene(run, self.site, pos, src, fn, read_positions=read)

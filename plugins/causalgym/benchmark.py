@@ -1,0 +1,237 @@
+"""The CausalGym benchmark (Arora, Jurafsky & Potts, ACL 2024) on the harness.
+
+One benchmark sample is one cell of the sweep, ``(task, method, site, position)``, so a killed
+sweep resumes cell by cell. Cells are ordered task → site → position → method so that
+consecutive batches share one task's cached runs.
+
+Task arguments (task YAML ``args``):
+
+* ``tasks``: CausalGym task names (default: every task of the template file).
+* ``templates``: template file(s) in the official format (default: ours, shipped in
+  ``tasks/causalgym/data/templates.json``); relative paths are tried from the working
+  directory, then from the built-in ``tasks/`` folder.
+* ``pairs``: where to read published pair records (a file, a folder with
+  ``causalgym_<split>.json``, or ``hf://aryaman/causalgym``); default: sample from templates.
+  ``train_split``/``eval_split`` name the splits (``train``/``dev``).
+* ``n_train``/``n_eval``: pairs per task (paper: 400/100); records are cut to the first n.
+* ``methods``: subset of das, probe, mean, pca, kmeans, lda, random (default: all).
+* ``layers``: ``all`` (sites 1..L, the output of every block; the paper's layer i is our
+  site i+1) or a list of sites.
+* ``control``: also run the control task and report selectivity (default true).
+* ``das``: overrides of lr (5e-3), batch_size (4), epochs (1), steps, warmup (0.1), rank (1).
+* ``probe_C``: inverse L2 strength of the logistic-regression probe (1.0).
+* ``bos``: what the records' ``<|endoftext|>`` becomes (auto, keep, bos, none).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult, mean_and_stderr
+
+log = logging.getLogger("harness.causalgym")
+
+ALL_METHODS = ("das", "probe", "mean", "pca", "kmeans", "lda", "random")
+DEFAULT_TEMPLATES = "causalgym/data/templates.json"
+DAS_KEYS = {"lr", "batch_size", "epochs", "steps", "warmup", "rank"}
+LOW_ACCURACY = 0.6
+
+
+class CausalGymBenchmark(Benchmark):
+    batch_size = len(ALL_METHODS)
+
+    def __init__(
+        self,
+        tasks: Sequence[str] | str | None = None,
+        templates: str | Sequence[str] = DEFAULT_TEMPLATES,
+        pairs: str | None = None,
+        train_split: str = "train",
+        eval_split: str = "dev",
+        n_train: int = 400,
+        n_eval: int = 100,
+        methods: Sequence[str] = ALL_METHODS,
+        layers: str | Sequence[int] = "all",
+        control: bool = True,
+        das: dict[str, Any] | None = None,
+        probe_C: float = 1.0,
+        bos: str = "auto",
+    ):
+        self.task_names = [tasks] if isinstance(tasks, str) else (list(tasks) if tasks is not None else None)
+        self.template_files = [templates] if isinstance(templates, str) else list(templates)
+        self.pairs_source = pairs
+        self.train_split, self.eval_split = train_split, eval_split
+        if n_train < 2 or n_eval < 2:
+            raise ValueError(f"n_train and n_eval must be at least 2 (got {n_train}, {n_eval})")
+        self.n_train, self.n_eval = int(n_train), int(n_eval)
+        unknown = [m for m in methods if m not in ALL_METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(ALL_METHODS)}")
+        self.methods = list(methods)
+        if layers != "all" and (isinstance(layers, str) or not all(isinstance(x, int) for x in layers)):
+            raise ValueError(f"layers must be 'all' or a list of site numbers, got {layers!r}")
+        self.layers = layers
+        das = dict(das or {})
+        bad = set(das) - DAS_KEYS
+        if bad:
+            raise ValueError(f"unknown das option(s) {sorted(bad)}; known: {sorted(DAS_KEYS)}")
+        self.das, self.control, self.probe_C, self.bos = das, bool(control), float(probe_C), bos
+        self._templates: dict[str, Any] | None = None
+        self._pairs: dict[str, tuple[list[Any], list[Any]]] = {}
+        self._state: Any = None
+        self._engine: Any = None
+
+    # --- data --------------------------------------------------------------------------------
+
+    def templates(self) -> dict[str, Any]:
+        if self._templates is None:
+            from plugins.causalgym.templates import load_templates
+
+            merged: dict[str, Any] = {}
+            for name in self.template_files:
+                merged.update(load_templates(_resolve_path(name)))
+            self._templates = merged
+        return self._templates
+
+    def task_list(self) -> list[str]:
+        if self.task_names is not None:
+            return self.task_names
+        if self.pairs_source is None:
+            return list(self.templates())
+        from plugins.causalgym.pairs import load_pairs
+
+        return sorted({p.task for p in load_pairs(self.pairs_source, self.eval_split)})
+
+    def pairs_for(self, task: str, seed: int) -> tuple[list[Any], list[Any]]:
+        """(train, eval) pairs of one task: read from records, or sampled with disjoint bases."""
+        if task not in self._pairs:
+            from plugins.causalgym.pairs import load_pairs, make_splits
+
+            if self.pairs_source is not None:
+                train = load_pairs(self.pairs_source, self.train_split, [task])[: self.n_train]
+                evals = load_pairs(self.pairs_source, self.eval_split, [task])[: self.n_eval]
+            else:
+                templates = self.templates()
+                if task not in templates:
+                    raise ValueError(f"task {task!r} is not in the template file(s) {self.template_files} "
+                                     f"(known: {', '.join(templates)})")
+                splits = make_splits(templates[task], {"train": self.n_train, "dev": self.n_eval}, seed=seed)
+                train, evals = splits["train"], splits["dev"]
+            self._pairs[task] = (train, evals)
+        return self._pairs[task]
+
+    def template_of(self, task: str) -> Any:
+        try:
+            return self.templates().get(task)
+        except Exception:  # noqa: BLE001 - records may come without a readable template file
+            return None
+
+    # --- harness protocol ----------------------------------------------------------------------
+
+    def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
+        from plugins.causalgym.prepare import label_span_start, span_names
+
+        n_layers = getattr(model, "num_layers", None)
+        if not isinstance(n_layers, int):
+            raise TypeError(f"CausalGym needs a white-box model with layers (got {type(model).__name__})")
+        sites = list(range(1, n_layers + 1)) if self.layers == "all" else list(self.layers)
+        bad = [s for s in sites if not 0 <= s <= n_layers]
+        if bad:
+            raise ValueError(f"layers {bad} are outside 0..{n_layers} for this model")
+        out = []
+        for task in self.task_list():
+            train, evals = self.pairs_for(task, ctx.seed)
+            template = self.template_of(task)
+            start = label_span_start(train + evals, template)
+            spans = list(range(start, len(evals[0].base)))
+            names = dict(zip(spans, span_names(template, spans)))
+            for site in sites:
+                for span in spans:
+                    for method in self.methods:
+                        doc = {"task": task, "method": method, "site": site, "span": span, "position": names[span]}
+                        out.append(Sample(id=f"{task}/{method}/site{site}/span{span}", doc=doc))
+        return out
+
+    def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
+        from plugins.causalgym.sweep import SweepConfig, run_cell
+
+        cfg = SweepConfig(
+            das_lr=self.das.get("lr", 5e-3), das_batch_size=self.das.get("batch_size", 4),
+            das_epochs=self.das.get("epochs", 1), das_steps=self.das.get("steps"), das_warmup=self.das.get("warmup", 0.1),
+            das_rank=self.das.get("rank", 1), probe_C=self.probe_C, control=self.control, seed=ctx.seed,
+        )
+        results = []
+        for sample in samples:
+            d = sample.doc
+            state = self._task_state(model, d["task"], ctx)
+            values = run_cell(state, self._engine, d["method"], d["site"], d["span"], cfg)
+            results.append(SampleResult(sample_id=sample.id, values=values))
+        return results
+
+    def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
+        from plugins.causalgym.metrics import summarize
+
+        cells = [dict(r.values) for r in results]
+        metrics: dict[str, float] = {}
+        stderr: dict[str, float] = {}
+        summaries = {}
+        for key in ("logodds", "iia", "selectivity"):
+            summary = summarize(cells, key)
+            summaries[key] = summary
+            for method in self.methods:
+                per_task = [v[method] for v in summary["by_task"].values() if method in v]
+                if per_task:
+                    metrics[f"{key}_{method}"], stderr[f"{key}_{method}"] = mean_and_stderr(per_task)
+        accuracy: dict[str, float] = {}
+        for cell in cells:
+            accuracy[cell["task"]] = cell["task_accuracy"]
+        if accuracy:
+            metrics["task_accuracy"], stderr["task_accuracy"] = mean_and_stderr(list(accuracy.values()))
+        low = sorted(t for t, a in accuracy.items() if a <= LOW_ACCURACY)
+        if low:
+            ctx.logger.warning("causalgym: model accuracy <= %.1f on %s; effects there are hard to read", LOW_ACCURACY, ", ".join(low))
+        details = {
+            "grid": cells,
+            "curves": summaries["logodds"]["curves"],
+            "by_task": {k: s["by_task"] for k, s in summaries.items()},
+            "task_accuracy": accuracy,
+            "low_accuracy_tasks": low,
+            "skipped_cells": sum(1 for c in cells if c.get("skipped")),
+            "methods": self.methods,
+        }
+        return TaskResult(metrics=metrics, stderr=stderr, n_samples=len(results), details=details)
+
+    # --- cached per-task state -------------------------------------------------------------------
+
+    def _task_state(self, model: Any, task: str, ctx: TaskContext) -> Any:
+        if self._state is not None and self._state.task == task:
+            return self._state
+        self._state = None  # free the previous task's runs first
+        from harness.interventions import InterchangeEngine
+        from plugins.causalgym.prepare import prepare
+        from plugins.causalgym.sweep import build_state
+
+        if not hasattr(model, "model") or not hasattr(model, "tokenizer"):
+            raise TypeError(f"CausalGym needs a transformers model adapter (got {type(model).__name__})")
+        if self._engine is None or self._engine.model is not model.model:
+            self._engine = InterchangeEngine.from_adapter(model)
+        train, evals = self.pairs_for(task, ctx.seed)
+        template = self.template_of(task)
+        prep_train = prepare(train, model.tokenizer, template, self.bos)
+        prep_eval = prepare(evals, model.tokenizer, template, self.bos)
+        log.info("causalgym %s: running %d train and %d eval pairs once", task, len(train), len(evals))
+        self._state = build_state(self._engine, prep_train, prep_eval, self._engine.pad_id)
+        return self._state
+
+
+def _resolve_path(name: str) -> Path:
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    from harness.tasks import builtin_task_dir
+
+    builtin = builtin_task_dir() / name
+    if builtin.exists():
+        return builtin
+    raise FileNotFoundError(f"template file {name!r} not found (looked in the working directory and {builtin_task_dir()})")

@@ -1,0 +1,54 @@
+"""CausalGym plugin: which interpretability method finds the direction that causally controls a
+linguistic behaviour (Arora, Jurafsky & Potts, ACL 2024).
+
+Registration only; nothing heavy is imported here (``harness list`` must not import torch).
+The benchmark lives in :mod:`plugins.causalgym.benchmark`, the shared interchange engine in
+:mod:`harness.interventions`.
+"""
+
+from __future__ import annotations
+
+from harness.hookspecs import hookimpl
+from harness.registry import BenchmarkSpec, MetricSpec
+
+HARNESS_API_VERSION = "1.0"
+__version__ = "0.1.0"
+
+METHODS = {
+    "das": "DAS",
+    "probe": "probe",
+    "mean": "mean diff.",
+    "pca": "PCA",
+    "kmeans": "k-means",
+    "lda": "LDA",
+    "random": "random",
+}
+
+
+def _metrics() -> tuple[MetricSpec, ...]:
+    specs = []
+    for key, label in METHODS.items():
+        specs.append(MetricSpec(f"logodds_{key}", f"Log-odds ({label})", True,
+                                f"{label}: intervention log-odds effect, max over positions, mean over layers and tasks"))
+    for key, label in METHODS.items():
+        specs.append(MetricSpec(f"iia_{key}", f"IIA ({label})", True,
+                                f"{label}: interchange-intervention accuracy, max over positions, mean over layers and tasks"))
+    for key, label in METHODS.items():
+        specs.append(MetricSpec(f"selectivity_{key}", f"Selectivity ({label})", True,
+                                f"{label}: log-odds minus log-odds on the control task (labels ' dog'/' give')"))
+    specs.append(MetricSpec("task_accuracy", "Model task acc.", True,
+                            "how often the model itself prefers the right label (bases and sources of the eval pairs)"))
+    return tuple(specs)
+
+
+@hookimpl
+def harness_register_benchmarks() -> list[BenchmarkSpec]:
+    return [
+        BenchmarkSpec(
+            name="causalgym",
+            implementation="plugins.causalgym.benchmark:CausalGymBenchmark",
+            description="CausalGym: interchange interventions along directions found by DAS, probes, mean difference, "
+                        "PCA, k-means, LDA and random, per layer and token position",
+            metrics=_metrics(),
+        )
+    ]

@@ -1,0 +1,161 @@
+"""One CausalGym cell: fit a method at (layer, position) on train pairs, evaluate on eval pairs.
+
+Per task, every base and source sentence runs through the model once (:class:`TaskState`);
+each cell then reads activations from those runs, fits its featurizer (DAS trains through
+the cached engine) and measures the intervention on the eval pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from harness.interventions import CachedProblem, CachedRun, InterchangeEngine, TokenBatch, make_featurizer
+from plugins.causalgym.metrics import interchange_accuracy, log_odds, logodds_effect
+from plugins.causalgym.prepare import PreparedPairs
+
+
+@dataclass
+class SweepConfig:
+    das_lr: float = 5e-3
+    das_batch_size: int = 4
+    das_epochs: int = 1
+    das_steps: int | None = None
+    das_warmup: float = 0.1
+    das_rank: int = 1
+    probe_C: float = 1.0
+    control: bool = True
+    seed: int = 0
+    min_pairs: int = 2
+
+
+@dataclass
+class TaskState:
+    """One task's clean runs and clean numbers, shared by all its cells."""
+
+    task: str
+    train: PreparedPairs
+    eval: PreparedPairs
+    train_base: CachedRun
+    train_src: CachedRun
+    eval_base: CachedRun
+    eval_src: CachedRun
+    clean_logits: torch.Tensor  # (n_eval, V) at each base's last token
+    accuracy: float  # model prefers the right label, over eval bases and sources
+
+
+def build_state(engine: InterchangeEngine, train: PreparedPairs, eval_: PreparedPairs, pad_id: int) -> TaskState:
+    def run(ids):
+        return engine.run(TokenBatch.from_ids(ids, pad_id=pad_id), chunk_size=32)
+
+    eval_base, eval_src = run(eval_.base_ids), run(eval_.src_ids)
+    base_logits = engine.clean_logits(eval_base)
+    src_logits = engine.clean_logits(eval_src)
+    right_base = log_odds(base_logits, eval_.base_label, eval_.src_label) > 0
+    right_src = log_odds(src_logits, eval_.src_label, eval_.base_label) > 0
+    accuracy = float(torch.cat([right_base, right_src]).float().mean())
+    return TaskState(
+        task=eval_.task, train=train, eval=eval_,
+        train_base=run(train.base_ids), train_src=run(train.src_ids), eval_base=eval_base, eval_src=eval_src,
+        clean_logits=base_logits,
+        accuracy=accuracy,
+    )
+
+
+def _positions(prep: PreparedPairs, rows: list[int], span: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.tensor([prep.base_pos[i][span] for i in rows]), torch.tensor([prep.src_pos[i][span] for i in rows]))
+
+
+def _problem(engine: InterchangeEngine, base: CachedRun, src: CachedRun, prep: PreparedPairs, rows: list[int],
+             span: int, site: int, targets: list[int] | None) -> CachedProblem:
+    bpos, spos = _positions(prep, rows, span)
+    idx = torch.tensor(rows)
+    src_states = src.states[site][idx.to(src.final.device), spos.to(src.final.device)]
+    return CachedProblem(
+        engine=engine, base=base, site=site, base_positions=bpos, source_states=src_states,
+        targets=None if targets is None else torch.tensor([targets[i] for i in rows]), run_rows=idx,
+    )
+
+
+def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, span: int, rows: list[int],
+         cfg: SweepConfig, control: bool) -> tuple[Any, dict[str, Any]]:
+    """Fit ``method`` on the train pairs usable at ``span``; returns (intervention, log)."""
+    tr = state.train
+    bpos, spos = _positions(tr, rows, span)
+    idx = torch.tensor(rows)
+    dev = state.train_base.final.device
+    X = torch.cat([state.train_base.states[site][idx.to(dev), bpos.to(dev)],
+                   state.train_src.states[site][idx.to(dev), spos.to(dev)]]).cpu()
+    y = torch.tensor([tr.base_class[i] for i in rows] + [tr.src_class[i] for i in rows])
+    if method == "das":
+        targets = tr.src_control if control else tr.src_label
+        problem = _problem(engine, state.train_base, state.train_src, tr, rows, span, site, targets)
+        feat = make_featurizer("das", rank=cfg.das_rank, seed=cfg.seed, lr=cfg.das_lr, batch_size=cfg.das_batch_size,
+                               epochs=cfg.das_epochs, steps=cfg.das_steps, warmup=cfg.das_warmup)
+        feat.fit(X, y, problem=problem)
+        losses = feat.log_.losses
+        tail = losses[-max(1, len(losses) // 10):]
+        return feat.intervention(), {"train_steps": feat.log_.steps, "final_loss": sum(tail) / len(tail)}
+    kwargs: dict[str, Any] = {}
+    if method == "probe":
+        kwargs["C"] = cfg.probe_C
+    if method in ("kmeans", "random"):
+        kwargs["seed"] = cfg.seed
+    feat = make_featurizer(method, **kwargs).fit(X, y)
+    return feat.intervention(), {}
+
+
+@torch.no_grad()
+def _evaluate(fn: Any, state: TaskState, engine: InterchangeEngine, site: int, span: int, rows: list[int],
+              controls: tuple[bool, ...] = (False,)) -> list[tuple[float, float]]:
+    """(mean effect, IIA) on the eval pairs for each labelling in ``controls`` (one forward)."""
+    ev = state.eval
+    problem = _problem(engine, state.eval_base, state.eval_src, ev, rows, span, site, None)
+    logits = problem.logits(fn)
+    clean = state.clean_logits[torch.tensor(rows).to(logits.device)]
+    out = []
+    for control in controls:
+        y_b = [ev.base_control[i] if control else ev.base_label[i] for i in rows]
+        y_s = [ev.src_control[i] if control else ev.src_label[i] for i in rows]
+        effect = logodds_effect(logits, clean, y_b, y_s)
+        iia = interchange_accuracy(logits, y_b, y_s).float()
+        out.append((float(effect.mean()), float(iia.mean())))
+    return out
+
+
+def run_cell(state: TaskState, engine: InterchangeEngine, method: str, site: int, span: int, cfg: SweepConfig) -> dict[str, Any]:
+    """Fit and evaluate one (method, site, span) cell; values for one benchmark sample."""
+    t0 = time.time()
+    train_rows, eval_rows = state.train.usable(span), state.eval.usable(span)
+    out: dict[str, Any] = {
+        "task": state.task, "method": method, "site": site, "span": span,
+        "position": state.eval.span_names[state.eval.span_indices.index(span)],
+        "n_train": len(train_rows), "n_eval": len(eval_rows), "task_accuracy": state.accuracy,
+        "logodds": None, "iia": None, "control_logodds": None, "selectivity": None,
+    }
+    classes = {state.train.base_class[i] for i in train_rows} | {state.train.src_class[i] for i in train_rows}
+    if len(train_rows) < cfg.min_pairs or len(eval_rows) < cfg.min_pairs or len(classes) < 2:
+        out["skipped"] = "too few pairs with this span non-empty on both sides"
+        return out
+    fn, log = _fit(method, state, engine, site, span, train_rows, cfg, control=False)
+    out.update(log)
+    if not cfg.control:
+        (out["logodds"], out["iia"]), = _evaluate(fn, state, engine, site, span, eval_rows)
+    elif method == "das":  # retrained on the relabelled task
+        (out["logodds"], out["iia"]), = _evaluate(fn, state, engine, site, span, eval_rows)
+        fn, log = _fit(method, state, engine, site, span, train_rows, cfg, control=True)
+        out["control_final_loss"] = log.get("final_loss")
+        (out["control_logodds"], _), = _evaluate(fn, state, engine, site, span, eval_rows, (True,))
+    else:  # the other fits never see the label tokens: one forward serves both labellings
+        (out["logodds"], out["iia"]), (out["control_logodds"], _) = _evaluate(fn, state, engine, site, span, eval_rows, (False, True))
+    if out["control_logodds"] is not None:
+        out["selectivity"] = out["logodds"] - out["control_logodds"]
+    out["seconds"] = round(time.time() - t0, 3)
+    for key in ("logodds", "iia", "control_logodds", "selectivity"):
+        if out[key] is not None and not math.isfinite(out[key]):
+            out[key] = None
+    return out
