@@ -10,6 +10,7 @@ model-specific instance (known pairs, sampled sources) is built once per entity 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +25,19 @@ from plugins.ravel.metrics import average, score
 
 SHIPPED_DATA = Path(__file__).resolve().parents[2] / "tasks" / "ravel" / "data"
 METRICS = ("cause", "isolate", "disentangle")
+
+
+def _data_folder(data_path: str | None) -> Path:
+    """The shipped data, or a folder given in the task (``~`` and ``$VARS`` expanded)."""
+    if not data_path:
+        return SHIPPED_DATA
+    expanded = os.path.expanduser(os.path.expandvars(data_path))
+    if "$" in expanded:
+        raise ValueError(f"data_path {data_path!r}: environment variable not set (e.g. export RAVEL_DATA=/path/to/ravel/data)")
+    folder = Path(expanded)
+    if not folder.is_dir():
+        raise ValueError(f"data_path {data_path!r} ({folder}) is not a folder with RAVEL's ravel_<type>_*.json files")
+    return folder
 
 
 def resolve_layer(layer: int | str, num_layers: int) -> int:
@@ -56,7 +70,7 @@ class RavelBenchmark(Benchmark):
         batch_size: int = 32,
         seed: int = 0,
     ):
-        self.data_path = Path(data_path) if data_path else SHIPPED_DATA
+        self.data_path = _data_folder(data_path)
         self.entity_types = list(entity_types)
         self.attributes = attributes
         self.targets = targets

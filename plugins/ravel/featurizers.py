@@ -99,7 +99,7 @@ class SparseAutoencoder(nn.Module):
 @dataclass
 class SAEConfig:
     latent_multiple: int = 4  # latent size = multiple * d
-    l1: float = 1e-3  # weight of mean |z|
+    l1: float = 1.0  # weight of mean |z| (inputs scaled to unit RMS per dimension)
     lr: float = 1e-3
     steps: int = 1500
     batch_size: int = 128

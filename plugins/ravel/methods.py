@@ -43,12 +43,12 @@ class MethodConfig:
     lr: float = 2e-3
     steps: int = 200
     batch_size: int = 16
-    dbm_l1: float = 1e-3
+    dbm_l1: float = 1e-2
     dbm_lr: float = 1e-2
     cause_examples: int = 256  # training examples of the target attribute
     isolate_examples: int = 128  # per other attribute (multi-task methods)
     pca_C: float = 0.05
-    sae_C: float = 0.05
+    sae_C: float = 1.0
     sae: SAEConfig = field(default_factory=SAEConfig)
     sae_keep_error: bool = False
     seed: int = 0

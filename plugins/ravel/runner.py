@@ -66,6 +66,7 @@ class RavelRunner:
         self.engine = InterchangeEngine.from_adapter(adapter)
         self._encoded: dict[tuple[str, tuple[int, int]], tuple[list[int], int]] = {}
         self._states: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
+        self._runs: dict[tuple, Any] = {}  # clean runs of evaluation prompts, shared by methods
 
     # -- tokens and states ---------------------------------------------------------------
     def encode(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:
@@ -101,18 +102,22 @@ class RavelRunner:
 
     # -- generation ----------------------------------------------------------------------
     def generate(self, prompts: Sequence[Sequence[int]], positions: Sequence[int] | None = None,
-                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None) -> list[Completion]:
+                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None, reuse: bool = False) -> list[Completion]:
         """Greedy continuations (``max_new_tokens``) of token-id prompts, in chunks, through the
         shared engine's KV-cached intervened generation; without ``fn`` the identity is applied
-        at each prompt's last token, so clean outputs take exactly the same path."""
+        at each prompt's last token, so clean outputs take exactly the same path.
+
+        With ``reuse`` the clean runs of these prompts (site states and K/V only) are kept and
+        shared by later calls on the same prompts: every method is evaluated on the same bases.
+        """
         from harness.interventions.generation import generate_with_intervention
 
         tok = self.adapter.tokenizer
         eos = _eos_ids(self.adapter)
         out: list[Completion] = []
         for start in range(0, len(prompts), self.batch_size):
-            chunk = [list(p) for p in prompts[start : start + self.batch_size]]
-            run = self.engine.run(TokenBatch.from_ids(chunk, self.engine.pad_id), chunk_size=len(chunk))
+            chunk = [tuple(p) for p in prompts[start : start + self.batch_size]]
+            run = self._clean_run(chunk, reuse)
             if fn is None:
                 pos, f, src = [-1] * len(chunk), keep_base, torch.zeros(len(chunk), self.adapter.hidden_size)
             else:
@@ -120,8 +125,18 @@ class RavelRunner:
             gen = generate_with_intervention(self.engine, run, self.site, pos, src.to(self.engine.device), f,
                                              self.max_new_tokens, eos_token_id=tok.eos_token_id)
             out.extend(to_completion(tok, row, eos, self.max_new_tokens) for row in gen.tokens.tolist())
-            del run
         return out
+
+    def _clean_run(self, chunk: list[tuple[int, ...]], reuse: bool):
+        key = tuple(chunk)
+        if key in self._runs:
+            return self._runs[key]
+        run = self.engine.run(TokenBatch.from_ids(chunk, self.engine.pad_id), chunk_size=len(chunk))
+        if reuse:  # keep what generation reads: the site's states and every layer's K/V
+            run.states = [st if i == self.site else st[:, :, :0] for i, st in enumerate(run.states)]
+            run.final = run.final[:, :, :0]
+            self._runs[key] = run
+        return run
 
     def complete(self, texts: Sequence[str]) -> list[Completion]:
         """Clean greedy outputs of plain texts (instance building)."""
@@ -130,7 +145,7 @@ class RavelRunner:
     def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[Completion]:
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
-        return self.generate(ids, pos, fn, src)
+        return self.generate(ids, pos, fn, src, reuse=True)
 
     def outcomes(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> tuple[list[Outcome], list[Completion]]:
         outs = self.intervened(fn, examples)
