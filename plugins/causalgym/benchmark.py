@@ -16,7 +16,8 @@ Task arguments (task YAML ``args``):
 * ``n_train``/``n_eval``: pairs per task (paper: 400/100); records are cut to the first n.
 * ``methods``: subset of das, probe, mean, pca, kmeans, lda, random (default: all).
 * ``layers``: ``all`` (sites 1..L, the output of every block; the paper's layer i is our
-  site i+1) or a list of sites.
+  site i+1) or a list of sites. ``das_layers`` (default: the same) restricts DAS, by far the
+  most expensive method, to a subset of them on slow machines.
 * ``control``: also run the control task and report selectivity (default true).
 * ``das``: overrides of lr (5e-3), batch_size (4), epochs (1), steps, warmup (0.1), rank (1).
 * ``probe_C``: inverse L2 strength of the logistic-regression probe (1.0).
@@ -53,6 +54,7 @@ class CausalGymBenchmark(Benchmark):
         n_eval: int = 100,
         methods: Sequence[str] = ALL_METHODS,
         layers: str | Sequence[int] = "all",
+        das_layers: str | Sequence[int] = "all",
         control: bool = True,
         das: dict[str, Any] | None = None,
         probe_C: float = 1.0,
@@ -71,7 +73,9 @@ class CausalGymBenchmark(Benchmark):
         self.methods = list(methods)
         if layers != "all" and (isinstance(layers, str) or not all(isinstance(x, int) for x in layers)):
             raise ValueError(f"layers must be 'all' or a list of site numbers, got {layers!r}")
-        self.layers = layers
+        if das_layers != "all" and (isinstance(das_layers, str) or not all(isinstance(x, int) for x in das_layers)):
+            raise ValueError(f"das_layers must be 'all' or a list of site numbers, got {das_layers!r}")
+        self.layers, self.das_layers = layers, das_layers
         das = dict(das or {})
         bad = set(das) - DAS_KEYS
         if bad:
@@ -149,6 +153,8 @@ class CausalGymBenchmark(Benchmark):
             for site in sites:
                 for span in spans:
                     for method in self.methods:
+                        if method == "das" and self.das_layers != "all" and site not in self.das_layers:
+                            continue
                         doc = {"task": task, "method": method, "site": site, "span": span, "position": names[span]}
                         out.append(Sample(id=f"{task}/{method}/site{site}/span{span}", doc=doc))
         return out
@@ -191,8 +197,14 @@ class CausalGymBenchmark(Benchmark):
         low = sorted(t for t, a in accuracy.items() if a <= LOW_ACCURACY)
         if low:
             ctx.logger.warning("causalgym: model accuracy <= %.1f on %s; effects there are hard to read", LOW_ACCURACY, ", ".join(low))
+        sites_by_method: dict[str, set[int]] = {}
+        for cell in cells:
+            sites_by_method.setdefault(cell["method"], set()).add(int(cell["site"]))
+        common = set.intersection(*sites_by_method.values()) if sites_by_method else set()
         details = {
             "grid": cells,
+            "common_sites": sorted(common),
+            "logodds_common_sites": summarize([c for c in cells if int(c["site"]) in common], "logodds")["by_method"],
             "curves": summaries["logodds"]["curves"],
             "by_task": {k: s["by_task"] for k, s in summaries.items()},
             "task_accuracy": accuracy,

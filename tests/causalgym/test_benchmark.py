@@ -118,3 +118,19 @@ def test_plugin_registers_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "22"
+
+
+def test_das_layers_subset_and_common_site_summary(adapter):
+    from harness.benchmark import SampleResult
+
+    bench = CausalGymBenchmark(tasks=["agr_pronoun"], n_train=4, n_eval=4, methods=["das", "mean"], layers=[1, 2, 3], das_layers=[2])
+    ctx = TaskContext(task="t", seed=0)
+    samples = bench.samples(adapter, ctx)
+    assert {s.doc["site"] for s in samples if s.doc["method"] == "das"} == {2}
+    assert {s.doc["site"] for s in samples if s.doc["method"] == "mean"} == {1, 2, 3}
+    fake = [SampleResult(s.id, {**s.doc, "logodds": float(s.doc["site"]), "iia": 0.5, "selectivity": None, "task_accuracy": 1.0})
+            for s in samples]
+    out = bench.aggregate(fake, ctx)
+    assert out.metrics["logodds_mean"] == pytest.approx(2.0) and out.metrics["logodds_das"] == pytest.approx(2.0)
+    assert out.details["common_sites"] == [2]
+    assert out.details["logodds_common_sites"] == {"das": pytest.approx(2.0), "mean": pytest.approx(2.0)}
