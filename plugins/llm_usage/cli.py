@@ -18,8 +18,12 @@ EPILOG = """examples:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    top = subparsers.add_parser("llm-usage", help="estimate the fraction of LLM-modified sentences in a corpus (Liang et al. 2024)",
-                                description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = subparsers.add_parser(
+        "llm-usage", help="estimate the fraction of LLM-modified sentences in a corpus (Liang et al. 2024)",
+        description="Distributional LLM-usage estimation (Liang et al. 2024): fit human/AI word-occurrence tables, "
+                    "estimate the AI-modified fraction alpha of a corpus with a bootstrap interval, validate on known mixtures, "
+                    "and generate a reference AI corpus with any model adapter.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="llm_usage_command", metavar="{fit,estimate,validate,generate}")
     top.set_defaults(func=lambda args: _usage(top))
 
@@ -38,16 +42,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     fit.set_defaults(func=_guard(cmd_fit))
 
     est = sub.add_parser("estimate", help="estimate alpha (and its bootstrap interval) of a corpus, per group")
-    est.add_argument("--table", required=True, type=Path)
-    est.add_argument("--corpus", required=True, type=Path)
-    est.add_argument("--text-column", default=None)
+    est.add_argument("--table", required=True, type=Path, help="word table written by `fit` (.csv or .parquet)")
+    est.add_argument("--corpus", required=True, type=Path, help="corpus to estimate (.txt/.jsonl/.csv/.parquet, or sotu:YEAR)")
+    est.add_argument("--text-column", default=None, help="text column (default: 'text' or the only column)")
     est.add_argument("--group-by", default=None, metavar="COLUMN", help="one estimate per value of this column (e.g. month)")
     _estimation_options(est)
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
     est.set_defaults(func=_guard(cmd_estimate))
 
     val = sub.add_parser("validate", help="estimate alpha on mixtures with known alpha and report the error")
-    val.add_argument("--table", required=True, type=Path)
+    val.add_argument("--table", required=True, type=Path, help="word table written by `fit`")
     val.add_argument("--human", type=Path, default=None, help="held-out human corpus (not the one the table was fitted on)")
     val.add_argument("--ai", type=Path, default=None, help="held-out AI corpus")
     val.add_argument("--human-column", default=None)
