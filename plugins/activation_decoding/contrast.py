@@ -29,12 +29,18 @@ def relative_top_mask(logprobs: torch.Tensor, relative_top: float = 0.1) -> torc
 
 def js_divergence(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
     """Jensen-Shannon divergence (nats) between distributions given as log-probs, over the last
-    axis; ``logp`` broadcasts against ``logq`` (one final distribution vs C candidates)."""
-    p, q = logp.exp(), logq.exp()
-    log_m = torch.log(0.5 * (p + q))
-    kl_pm = (p * (logp - log_m)).nan_to_num().sum(-1)  # 0 * log 0 terms are 0
-    kl_qm = (q * (logq - log_m)).nan_to_num().sum(-1)
-    return 0.5 * (kl_pm + kl_qm)
+    axis; ``logp`` broadcasts against ``logq`` (one final distribution vs C candidates).
+
+    Written as H(m) - (H(p) + H(q)) / 2 with m = (p + q) / 2: H(p) is computed once for all
+    candidates, and each candidate costs one exp, one add and one x log x pass over the vocabulary.
+    """
+    p = logp.exp()
+    neg_hp = (p * logp).nan_to_num_(nan=0.0).sum(-1)  # 0 * log 0 = 0 where a logit was -inf
+    q = logq.exp()
+    neg_hq = (q * logq).nan_to_num_(nan=0.0).sum(-1)
+    m = q.add_(p).mul_(0.5)  # reuses q's buffer
+    neg_hm = torch.special.xlogy(m, m).sum(-1)
+    return 0.5 * (neg_hp + neg_hq) - neg_hm
 
 
 def dola_select(final_logprobs: torch.Tensor, premature_logprobs: torch.Tensor) -> torch.Tensor:
@@ -52,11 +58,13 @@ def dola_scores(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """DoLa's contrast log p_final - log p_premature (..., V) and the chosen candidate indices.
 
-    ``premature_logits`` stacks the candidate layers' logits on axis 0: (C, ..., V).
+    ``premature_logits`` stacks the candidate layers' logits on axis 0: (C, ..., V); a float32
+    tensor is overwritten with its log-softmax (it is usually a scratch buffer of the caller).
     ``post_softmax`` renormalises the contrast with a log-softmax (DoLa's multiple-choice code).
     """
     final_lp = F.log_softmax(final_logits.float(), dim=-1)
-    prem_lp = F.log_softmax(premature_logits.float(), dim=-1)
+    prem = premature_logits.float()
+    prem_lp = prem.sub_(prem.logsumexp(-1, keepdim=True))  # log-softmax in place (the caller's buffer)
     choice = dola_select(final_lp, prem_lp)
     picked = prem_lp.gather(0, choice.unsqueeze(0).unsqueeze(-1).expand(1, *prem_lp.shape[1:])).squeeze(0)
     diff = final_lp - picked

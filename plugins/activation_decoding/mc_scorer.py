@@ -160,7 +160,10 @@ class MCScorer:
             values, layers = [], []
             for lo in range(0, len(y), self.ROW_CHUNK):
                 sl = slice(lo, lo + self.ROW_CHUNK)
-                prem = torch.stack([self.adapter.unembed(out.states[c][which[sl], where[sl]], final_norm=premature_norm).float() for c in cands])
+                rows = final_logits[sl]
+                prem = torch.empty((len(cands), *rows.shape), dtype=torch.float32, device=self.device)
+                for k, c in enumerate(cands):
+                    prem[k] = self.adapter.unembed(out.states[c][which[sl], where[sl]], final_norm=premature_norm)
                 diff, choice = dola_scores(final_logits[sl], prem, post_softmax=post_softmax)
                 if rel_top > 0.0:
                     keep = relative_top_mask(F.log_softmax(final_logits[sl], dim=-1), rel_top)
