@@ -169,3 +169,10 @@ def test_our_sampler_on_official_templates_gives_record_shaped_pairs():
         for p in ours:
             assert len(p.base) == len(official[name].base)
             assert p.base[0].startswith("<|endoftext|>")
+
+
+def test_hub_source_offline_fails_clearly(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(PairDataError, match=r"cannot load hub dataset 'aryaman/causalgym' split 'dev'"):
+        load_pairs("hf://aryaman/causalgym", "dev")
