@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 #: Work arrays of a block of bootstrap replicates stay below this many float64 values.
-BLOCK_VALUES = 4_000_000
+BLOCK_VALUES = 2_000_000
 
 
 @dataclass
@@ -79,13 +79,17 @@ def solve(inv: np.ndarray, start: float = 0.5, tol: float = 1e-12, max_iter: int
     rows = np.flatnonzero(np.isnan(alpha))
     if len(rows) == 0:
         return alpha
-    sub = inv[rows]
+    sub = inv if len(rows) == len(inv) else inv[rows]
+    buffer = np.empty_like(sub)
     lo, hi = np.zeros(len(rows)), np.ones(len(rows))
     x = np.full(len(rows), min(max(start, 1e-6), 1 - 1e-6))
     active = np.arange(len(rows))  # rows of ``sub`` still iterating
     for _ in range(max_iter):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = np.add(sub[active] if len(active) < len(sub) else sub, x[active, None])
+            if len(active) == len(sub):
+                t = np.add(sub, x[:, None], out=buffer)
+            else:
+                t = np.add(sub[active], x[active, None])
             np.reciprocal(t, out=t)
             g = mean(t)
             np.square(t, out=t)
@@ -120,8 +124,8 @@ def bootstrap_alphas(d: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, star
     out = np.empty(n_bootstrap)
     for first in range(0, n_bootstrap, block):
         size = min(block, n_bootstrap - first)
-        idx = rng.integers(0, n, size=(size, n))
-        out[first : first + size] = solve(inv[idx], start=start)
+        resampled = inv[rng.integers(0, n, size=(size, n))]  # the index array is freed at once
+        out[first : first + size] = solve(resampled, start=start)
     return out
 
 

@@ -14,7 +14,8 @@ process, one after the other, on the same files; ratios are naive / ours.
 
 Memory: ``harness llm-usage estimate`` (1,000 bootstraps) in a fresh subprocess on corpora
 of 30k, 300k and 1M sentences (the validation file repeated, written in row groups); the
-peak resident set size of that process is reported (ru_maxrss).
+peak resident set size of that process is reported (VmHWM from /proc; ``ru_maxrss`` would
+include the parent's peak, which a forked child inherits on Linux).
 
 Without ../shared/refdata the speed and memory runs use synthetic Bernoulli corpora of the
 same sizes.
@@ -120,7 +121,9 @@ def memory(validation: Path, table: Path, sizes: list[int], n_bootstrap: int, ro
         code = (
             "import resource, sys, time, json; t = time.perf_counter(); from harness.cli import main; "
             f"rc = main(['llm-usage', 'estimate', '--table', {str(table)!r}, '--corpus', {str(path)!r}, '--bootstrap', '{n_bootstrap}', '--json', '--no-calibration']); "
-            "print(json.dumps({'rc': rc, 'seconds': time.perf_counter() - t, 'maxrss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), file=sys.stderr)"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]; "
+            "peak = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+            "print(json.dumps({'rc': rc, 'seconds': time.perf_counter() - t, 'maxrss_mb': peak}), file=sys.stderr)"
         )
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
         stats = json.loads(res.stderr.strip().splitlines()[-1])
@@ -175,6 +178,7 @@ def main() -> int:
     parser.add_argument("--naive-sentences", type=int, default=None,
                         help="time the naive log-likelihood on the first N sentences and scale linearly (default: all)")
     parser.add_argument("--memory-sizes", default="30000,300000,1000000")
+    parser.add_argument("--memory-only", action="store_true", help="skip the speed comparison")
     parser.add_argument("--json", type=Path, default=None, help="also write the measurements here")
     args = parser.parse_args()
     if args.refdata:
@@ -193,17 +197,19 @@ def main() -> int:
             n = 3000 if args.quick else 30_000
             files = synthetic_files(root, 4 * n // 3, 2 * n, n)
             source = f"synthetic Bernoulli corpora ({n} validation sentences)"
-        print(f"speed on {source}, {args.bootstrap} bootstraps", flush=True)
-        result = speed(files, args.bootstrap, args.naive_sentences)
-        for key in ("fit", "log_likelihood", "bootstrap", "total"):
-            print(f"  {key:<15} ours {result['ours_s'][key]:8.2f} s   naive {result['naive_s'][key]:8.2f} s   ratio {result['ratio'][key]:7.1f}x")
-        print(f"  alpha ours {np.round(result['alpha_ours'], 4).tolist()}  naive {np.round(result['alpha_naive'], 4).tolist()}", flush=True)
+        result: dict = {}
+        if not args.memory_only:
+            print(f"speed on {source}, {args.bootstrap} bootstraps", flush=True)
+            result = speed(files, args.bootstrap, args.naive_sentences)
+            for key in ("fit", "log_likelihood", "bootstrap", "total"):
+                print(f"  {key:<15} ours {result['ours_s'][key]:8.2f} s   naive {result['naive_s'][key]:8.2f} s   ratio {result['ratio'][key]:7.1f}x")
+            print(f"  alpha ours {np.round(result['alpha_ours'], 4).tolist()}  naive {np.round(result['alpha_naive'], 4).tolist()}", flush=True)
         from plugins.llm_usage.corpus import iter_chunks
         from plugins.llm_usage.fit import WordDistribution
 
         table = WordDistribution().fit(iter_chunks(files["human"]), iter_chunks(files["ai"])).table_.save(root / "table.csv")
         sizes = [int(s) for s in args.memory_sizes.split(",")] if not args.quick else [3000, 30000]
-        print(f"peak memory of `harness llm-usage estimate` ({args.bootstrap} bootstraps):", flush=True)
+        print(f"peak memory (VmHWM) of `harness llm-usage estimate` ({args.bootstrap} bootstraps):", flush=True)
         result["memory"] = memory(files["validation"], table, sizes, args.bootstrap, root)
         result["source"] = source
         result["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
