@@ -116,7 +116,7 @@ def test_featurizers_by_hand():
     # L1 SVM selection keeps the informative feature and drops pure noise.
     y = ["a" if v > 0 else "b" for v in X[:, 3] - 10]
     noise = torch.randn(200, 5, generator=rng).numpy() * 0.01
-    feats = select_features(X[:, [3]] - 10 + 0 * noise[:, :1], y, C=1.0)
+    feats = select_features(X[:, [3]] - 10, y, C=1.0)
     assert list(feats) == [0]
     both = select_features(torch.cat([torch.tensor(X[:, [3]] - 10), torch.tensor(noise)], 1).numpy(), y, C=0.05)
     assert 0 in both and len(both) < 6
@@ -126,10 +126,10 @@ def test_featurizers_by_hand():
     Z = sae.transform(X)
     assert Z.shape == (200, 12) and (Z >= 0).all()
     out = sae.interchange([1, 4])(hb, hs)
-    zb, zs, zo = sae.transform(hb.numpy()), sae.transform(hs.numpy()), None
+    zb, zs = sae.transform(hb.numpy()), sae.transform(hs.numpy())
     dec = sae.sae_.decode(torch.tensor(zb).index_copy(1, torch.tensor([1, 4]), torch.tensor(zs[:, [1, 4]])))
     torch.testing.assert_close(out, dec.detach())
-    assert not math.isnan(sae.log_.reconstruction_r2) and zo is None
+    assert not math.isnan(sae.log_.reconstruction_r2)
 
 
 def test_binary_mask_is_soft_in_training_and_exact_at_evaluation():
@@ -146,3 +146,24 @@ def test_binary_mask_is_soft_in_training_and_exact_at_evaluation():
     m.anneal(1.0)
     assert float(m.temperature) == pytest.approx(0.01)
     assert m(hb, hs)[0].round().tolist() == [1, 0, 1, 0]
+
+
+def test_shipped_task_files_instantiate(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from harness.tasks import instantiate, parse_file
+
+    folder = Path(__file__).resolve().parents[2] / "tasks" / "ravel"
+    monkeypatch.setenv("RAVEL_DATA", str(tmp_path))
+    names = []
+    for path in sorted(folder.glob("*.yaml")):
+        cfg = parse_file(path)
+        bench = instantiate(cfg, RavelBenchmark)
+        assert set(bench.methods) <= {"pca", "sae", "dbm", "mdbm", "das", "mdas", "full"}
+        names.append(cfg.name)
+        if "default" in cfg.tags:
+            assert bench.data_path.name == "data" and bench.targets == ["Country"]
+    assert {"ravel_city", "ravel_city_full", "ravel_official_city"} <= set(names)
+    monkeypatch.delenv("RAVEL_DATA")
+    with pytest.raises(Exception, match="RAVEL_DATA"):
+        instantiate(parse_file(folder / "ravel_official_city.yaml"), RavelBenchmark)
