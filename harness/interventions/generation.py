@@ -39,6 +39,11 @@ def generate_with_intervention(
 
     engine._check_site(site)
     batch = run.batch
+    window = getattr(engine.model.config, "sliding_window", None)
+    if window and "sliding_attention" in (getattr(engine.model.config, "layer_types", None) or ["sliding_attention"]):
+        if batch.input_ids.shape[1] + max_new_tokens > window:
+            raise NotImplementedError(f"prompt + {max_new_tokens} new tokens exceed the sliding attention window ({window}); "
+                                      "right-padded decoding would slide over padding")
     dev = engine.device
     pos = batch.resolve(positions).to(dev)
     last = batch.resolve([-1] * len(batch)).to(dev)

@@ -18,7 +18,19 @@ from harness.interventions import (
 from harness.interventions.generation import generate_full
 from harness.testing import tiny_model
 
-ARCHS = ["llama", "gpt2", "neox"]
+ARCHS = ["llama", "gpt2", "neox", "gemma3"]
+
+
+def make_model(arch):
+    if arch != "gemma3":
+        return tiny_model(arch, seed=1, vocab_size=2048)  # small vocab: the LM head dominates otherwise
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(1)
+    cfg = Gemma3TextConfig(vocab_size=2048, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+                           num_key_value_heads=2, head_dim=16, sliding_window=64, max_position_embeddings=256,
+                           final_logit_softcapping=30.0)  # sliding layers, scaled embeddings, soft-capped logits
+    return AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
 
 
 def random_batch(lengths, seed):
@@ -28,7 +40,7 @@ def random_batch(lengths, seed):
 
 @pytest.fixture(scope="module", params=ARCHS)
 def setup(request):
-    model = tiny_model(request.param, seed=1, vocab_size=2048)  # small vocab: the LM head dominates otherwise
+    model = make_model(request.param)
     engine = InterchangeEngine(model)
     base = random_batch([7, 9, 5, 8], seed=2)
     source = random_batch([6, 9, 8, 4], seed=3)
