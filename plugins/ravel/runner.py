@@ -17,7 +17,7 @@ from harness.interventions.engine import InterchangeEngine
 from harness.interventions.tokens import TokenBatch
 from harness.models.hooks import residual_hooks
 from harness.models.layers import base_model
-from plugins.ravel.engine_ext import MultiReadProblem, encode_prompts, run_for_site, teacher_forced
+from plugins.ravel.engine_ext import encode_prompts, teacher_forced
 from plugins.ravel.instance import Completion, RavelExample
 from plugins.ravel.matching import gives_value
 from plugins.ravel.metrics import Outcome
@@ -131,10 +131,9 @@ class RavelRunner:
         key = tuple(chunk)
         if key in self._runs:
             return self._runs[key]
-        run = self.engine.run(TokenBatch.from_ids(chunk, self.engine.pad_id), chunk_size=len(chunk))
-        if reuse:  # keep what generation reads: the site's states and every layer's K/V
-            run.states = [st if i == self.site else st[:, :, :0] for i, st in enumerate(run.states)]
-            run.final = run.final[:, :, :0]
+        # generation reads the site's states and every layer's K/V only
+        run = self.engine.run(TokenBatch.from_ids(chunk, self.engine.pad_id), chunk_size=len(chunk), sites=[self.site])
+        if reuse:
             self._runs[key] = run
         return run
 
@@ -155,11 +154,14 @@ class RavelRunner:
         ], outs
 
     # -- training problems ---------------------------------------------------------------
-    def problem(self, examples: Sequence[RavelExample], cause: Sequence[bool]) -> MultiReadProblem:
-        """Teacher-forced problem: target = inv_label's tokens where ``cause`` else label's."""
+    def problem(self, examples: Sequence[RavelExample], cause: Sequence[bool]):
+        """Teacher-forced training problem (``CachedProblem`` with (B, k) reads and targets):
+        the target is inv_label's tokens where ``cause`` else label's."""
+        from harness.interventions.problem import CachedProblem
+
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
         targets = [e.inv_label_tokens if c else e.label_tokens for e, c in zip(examples, cause)]
         seqs, reads, tgts = teacher_forced(ids, targets, self.max_new_tokens)
-        run = run_for_site(self.engine, TokenBatch.from_ids(seqs, self.engine.pad_id), self.site, self.batch_size)
+        run = self.engine.run(TokenBatch.from_ids(seqs, self.engine.pad_id), chunk_size=self.batch_size, sites=[self.site])
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
-        return MultiReadProblem(self.engine, run, self.site, torch.tensor(pos), src.to(self.engine.device), reads, tgts)
+        return CachedProblem(self.engine, run, self.site, torch.tensor(pos), src.to(self.engine.device), tgts, reads)

@@ -1,6 +1,6 @@
 """Methods trained with interventions: DBM (learned mask), DAS and MDAS (learned rotation).
 
-All are fit by the same loop on a :class:`~plugins.ravel.engine_ext.MultiReadProblem`:
+All are fit by the same loop on the engine's ``CachedProblem`` with (B, k) reads:
 cross-entropy of the intervened outputs against target tokens with teacher forcing over all
 (up to 3) target tokens, AdamW without weight decay at a constant learning rate (RAVEL's
 training script), mini-batches from seeded reshuffles (:func:`harness.interventions.training.batches`).
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from harness.interventions.training import TrainConfig, batches
-from plugins.ravel.engine_ext import IGNORE, MultiReadProblem
+from plugins.ravel.engine_ext import IGNORE
 
 
 class BinaryMask(nn.Module):
@@ -76,7 +77,7 @@ def multi_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1).to(logits.device), ignore_index=IGNORE)
 
 
-def fit(problem: MultiReadProblem, module: nn.Module, cfg: FitConfig) -> FitLog:
+def fit(problem: Any, module: nn.Module, cfg: FitConfig) -> FitLog:
     """Train ``module`` on ``problem`` (targets per example); returns the loss curve."""
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:

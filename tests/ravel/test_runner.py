@@ -4,6 +4,8 @@ full swap at the embeddings turns the base into the source."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -13,8 +15,9 @@ from harness.models.base import Intervention
 from harness.models.hf import HFAdapter
 from harness.testing import tiny_model, tokenizer
 from plugins.ravel.data import Template
-from plugins.ravel.engine_ext import encode_prompts, intervene_reads, run_for_site, teacher_forced
+from plugins.ravel.engine_ext import encode_prompts, teacher_forced
 from plugins.ravel.runner import RavelRunner, keep_base
+from plugins.ravel.trainable import multi_token_loss
 
 
 @torch.no_grad()
@@ -53,34 +56,34 @@ def test_encode_prompts_matches_the_adapter(bos):
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
-def test_multi_read_engine_equals_hooked_full_forward(arch):
+def test_teacher_forced_problem_equals_hooked_full_forward(arch):
+    """The training problem (cached engine, (B, 3) reads) gives the logits of a full forward
+    of prompt + target tokens with a hook, and gradients reach the rotation."""
     ad = adapter(arch)
     texts, spans = _texts_spans()
-    ids, pos = encode_prompts(ad, texts, spans)
-    targets = [[11, 22, 33], [44], [55, 66]] * 4
-    targets = targets[: len(ids)]
+    runner = RavelRunner(ad, site=1, batch_size=4)  # chunked clean runs
+    examples = [SimpleNamespace(input=t, entity_span=s, source_input=texts[-1 - i], source_span=spans[-1 - i],
+                                inv_label_tokens=(11, 22, 33)[: 1 + i % 3], label_tokens=(44, 55))
+                for i, (t, s) in enumerate(zip(texts, spans))]
+    problem = runner.problem(examples, [i % 2 == 0 for i in range(len(examples))])
+    ids, pos = runner.encode(texts, spans)
+    targets = [e.inv_label_tokens if i % 2 == 0 else e.label_tokens for i, e in enumerate(examples)]
     seqs, reads, tgts = teacher_forced(ids, targets, 3)
-    site = 1
-    src_ids = list(reversed(seqs))
-    src_pos = list(reversed(pos))
-    runner = RavelRunner(ad, site)
-    batch = TokenBatch.from_ids(seqs, runner.engine.pad_id)
-    src_batch = TokenBatch.from_ids(src_ids, runner.engine.pad_id)
-    src_states = run_for_site(runner.engine, src_batch, site, chunk_size=4).at(site, src_pos)
-    run = run_for_site(runner.engine, batch, site, chunk_size=4)  # chunked and concatenated
-    torch.manual_seed(0)
+    assert torch.equal(problem.targets, tgts) and torch.equal(problem.read_positions, reads)
     fn = RotatedSubspace(ad.hidden_size, rank=8, seed=1)
+    src = runner.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
+    batch = TokenBatch.from_ids(seqs, ad.tokenizer.pad_token_id)
     with torch.no_grad():
-        fast = intervene_reads(runner.engine, run, site, torch.tensor(pos), src_states, fn, reads)
+        fast = problem.logits(fn)
         ref = ad.forward_ids(batch.input_ids, batch.attention_mask, batch.lengths,
-                             interventions=[Intervention(site, pos, lambda h: fn(h, src_states))]).logits
+                             interventions=[Intervention(1, pos, lambda h: fn(h, src))]).logits
     slow = ref[torch.arange(len(seqs))[:, None], reads]
     assert fast.shape == slow.shape == (len(seqs), 3, ad.model.config.vocab_size)
     torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)
-    # gradients reach the rotation through the cached path
-    out = intervene_reads(runner.engine, run, site, torch.tensor(pos), src_states, fn, reads)
-    out.logsumexp(-1).sum().backward()
+    loss = multi_token_loss(problem.logits(fn, torch.tensor([0, 3, 5])), problem.targets[[0, 3, 5]])
+    loss.backward()
     assert fn.proj.parametrizations.weight.original.grad is not None
+    assert all(p.grad is None for p in ad.model.parameters())  # the model stays frozen
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
