@@ -233,7 +233,8 @@ class CausalGymBenchmark(Benchmark):
         prep_train = prepare(train, model.tokenizer, template, self.bos)
         prep_eval = prepare(evals, model.tokenizer, template, self.bos)
         log.info("causalgym %s: running %d train and %d eval pairs once", task, len(train), len(evals))
-        self._state = build_state(self._engine, prep_train, prep_eval, self._engine.pad_id)
+        sites = None if self.layers == "all" else sorted(set(self.layers) | (set() if self.das_layers == "all" else set(self.das_layers)))
+        self._state = build_state(self._engine, prep_train, prep_eval, self._engine.pad_id, sites)
         return self._state
 
 

@@ -48,9 +48,11 @@ class TaskState:
     accuracy: float  # model prefers the right label, over eval bases and sources
 
 
-def build_state(engine: InterchangeEngine, train: PreparedPairs, eval_: PreparedPairs, pad_id: int) -> TaskState:
+def build_state(engine: InterchangeEngine, train: PreparedPairs, eval_: PreparedPairs, pad_id: int,
+                sites: list[int] | None = None) -> TaskState:
+    """Run every sentence once, keeping the states of ``sites`` (default: all) and all K/V."""
     def run(ids):
-        return engine.run(TokenBatch.from_ids(ids, pad_id=pad_id), chunk_size=32)
+        return engine.run(TokenBatch.from_ids(ids, pad_id=pad_id), chunk_size=32, sites=sites)
 
     eval_base, eval_src = run(eval_.base_ids), run(eval_.src_ids)
     base_logits = engine.clean_logits(eval_base)
