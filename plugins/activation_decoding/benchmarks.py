@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
-from plugins.activation_decoding.openqa import QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
+from plugins.activation_decoding.openqa import CONTAINMENT, QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
 from plugins.activation_decoding.selection import aggregate_settings
 from plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
 from plugins.activation_decoding.truthfulqa import MCQuestion, load_truthfulqa, mc_metrics, mc_prompt
@@ -108,7 +108,7 @@ class OpenQAGeneration(Benchmark):
     def __init__(self, path: str = "openqa_sample.jsonl", format: str | None = None, split: str | None = None,
                  decodings: list[str] | None = None, sweep: dict[str, Any] | None = None, max_new_tokens: int = 32,
                  stop: list[str] | None = None, shots: list[list[str]] | None = None, selection: str = "none",
-                 limit: int | None = None):
+                 containment: str = "substring", limit: int | None = None):
         self.path = resolve_data_path(str(path))
         self.format, self.split, self.limit = format, split, limit
         self.specs = _settings_from_args(decodings, sweep)
@@ -121,6 +121,9 @@ class OpenQAGeneration(Benchmark):
             raise ValueError("shots must be a list of [question, answer] pairs")
         self.shots = [tuple(s) for s in shots] if shots is not None else list(QA_SHOTS)
         self.selection = _check_selection(selection)
+        if containment not in CONTAINMENT:
+            raise ValueError(f"containment must be one of {CONTAINMENT}, got {containment!r}")
+        self.containment = containment
 
     def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
         items = load_qa(self.path, self.format, self.limit, self.split)
@@ -137,7 +140,7 @@ class OpenQAGeneration(Benchmark):
             reqs = [GenerationRequest(prompt=s.prompt, max_new_tokens=self.max_new_tokens, stop=self.stop, decoding=decoding) for s in samples]
             for i, (s, out) in enumerate(zip(samples, model.generate(reqs))):
                 pred = clean_prediction(out.text, self.stop)
-                values[i][f"{spec}/em"] = lenient_match(pred, s.doc["answers"])
+                values[i][f"{spec}/em"] = lenient_match(pred, s.doc["answers"], self.containment)
                 logs[i][spec] = pred
         return [SampleResult(s.id, v, {"predictions": lg}) for s, v, lg in zip(samples, values, logs)]
 

@@ -49,14 +49,24 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def lenient_match(prediction: str, aliases: Iterable[str]) -> float:
-    """1.0 if the normalised prediction equals, contains or is contained in an alias."""
+CONTAINMENT = ("substring", "words")
+
+
+def lenient_match(prediction: str, aliases: Iterable[str], containment: str = "substring") -> float:
+    """1.0 if the normalised prediction equals, contains or is contained in an alias.
+
+    ``substring`` compares characters, as the paper's evaluation code does (so "0" is found in
+    "100"); ``words`` requires the contained string to cover whole words.
+    """
+    if containment not in CONTAINMENT:
+        raise ValueError(f"containment must be one of {CONTAINMENT}, got {containment!r}")
     pred = normalize_answer(prediction)
     if not pred:
         return 0.0
+    pad = (lambda t: f" {t} ") if containment == "words" else (lambda t: t)
     for alias in aliases:
         gold = normalize_answer(alias)
-        if gold and (pred == gold or gold in pred or pred in gold):
+        if gold and (pred == gold or pad(gold) in pad(pred) or pad(pred) in pad(gold)):
             return 1.0
     return 0.0
 

@@ -28,6 +28,15 @@ def test_lenient_match(pred, golds, expected):
     assert lenient_match(pred, golds) == expected
 
 
+def test_word_containment():
+    assert lenient_match("100", ["0"]) == 1.0  # the paper's character containment
+    assert lenient_match("100", ["0"], containment="words") == 0.0
+    assert lenient_match("It is 0 degrees", ["0"], containment="words") == 1.0
+    assert lenient_match("Leonardo", ["Leonardo da Vinci"], containment="words") == 1.0
+    with pytest.raises(ValueError, match="containment"):
+        lenient_match("a", ["a"], containment="fuzzy")
+
+
 def test_prompt_and_cleaning():
     p = qa_prompt("Who?", shots=[("A?", "a")])
     assert p == "Q: A?\nA: a\n\nQ: Who?\nA:"
