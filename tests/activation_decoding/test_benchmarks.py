@@ -90,3 +90,24 @@ def test_plugin_module_imports_no_torch():
     code = "import sys, plugins.activation_decoding.plugin as p; p.harness_register_benchmarks(); p.harness_register_decoders(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_report_tables(tmp_path):
+    import json
+
+    from plugins.activation_decoding.report import from_sample_log, grid_table, selection_table
+
+    labels = ["greedy", "activation,alpha=0.5,info_layer=2", "activation,alpha=1,info_layer=2,final_norm=true"]
+    lines = []
+    for i in range(4):
+        values = {"fold": i % 2}
+        for j, lab in enumerate(labels):
+            values.update({f"{lab}/mc1": float(i % 2), f"{lab}/mc2": 0.1 * (i + j), f"{lab}/mc3": 0.5})
+        lines.append(json.dumps({"sample_id": str(i), "values": values}))
+    log = tmp_path / "samples.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    metrics, stderr, details = from_sample_log(log)
+    table = selection_table(metrics, stderr, details)
+    assert "`activation,alpha=1,info_layer=2,final_norm=true` (2)" in table
+    grid = grid_table(metrics, "activation")
+    assert "| - | 2 | no | 0.250 |" in grid.replace(" nan |", "")  # mean MC2 of alpha=0.5 without norm: (0.1+0.2+0.3+0.4)/4

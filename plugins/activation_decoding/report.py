@@ -1,0 +1,87 @@
+"""Markdown tables of a TruthfulQA sweep: the per-family selection and the alpha x layer grid.
+
+    python -m plugins.activation_decoding.report RESULTS.json [--task NAME]
+    python -m plugins.activation_decoding.report SAMPLES.jsonl     # re-aggregate a (partial) sample log
+
+Reads what the benchmark wrote (``details.selection`` and the per-setting metrics), or
+re-aggregates the per-sample values of a ``--log-samples`` file with the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from plugins.activation_decoding.selection import aggregate_settings, family
+
+METRICS = ("mc1", "mc2", "mc3")
+
+
+def from_sample_log(path: Path, select_metric: str = "mc2") -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+    values = [json.loads(line)["values"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in values[0] if "/" in k))
+    res = aggregate_settings(values, labels, METRICS, select_metric, selection=True)
+    return res.metrics, res.stderr, res.details
+
+
+def selection_table(metrics: dict[str, float], stderr: dict[str, float], details: dict[str, Any]) -> str:
+    sel = details["selection"]
+    lines = [
+        f"Chosen by mean {sel['select_metric'].upper()} on the {sel['n_select']} even-indexed questions; "
+        f"reported on the {sel['n_report']} odd-indexed ones (mean ± standard error).",
+        "",
+        "| method | chosen setting (of n) | select-split MC2 | MC1 | MC2 | MC3 |",
+        "|---|---|---|---|---|---|",
+    ]
+    select_key = f"select_{sel['select_metric']}"
+    for fam, info in sel["families"].items():
+        cells = [f"{metrics[f'best_{fam}/{m}']:.3f} ± {stderr[f'best_{fam}/{m}']:.3f}" for m in METRICS]
+        lines.append(f"| {fam} | `{info['chosen']}` ({info['n_candidates']}) | {info[select_key]:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def grid_table(metrics: dict[str, float], method: str = "activation", metric: str = "mc2") -> str:
+    """All questions: ``metric`` per (alpha, info_layer) for each final_norm value of ``method``."""
+    rows: dict[tuple[str, bool], dict[str, float]] = {}
+    alphas: list[str] = []
+    for key, value in metrics.items():
+        label, _, m = key.rpartition("/")
+        if m != metric or family(label) != method or label.startswith("best_"):
+            continue
+        params = dict(p.split("=", 1) for p in label.split(",")[1:])
+        layer_key = (params.get("layers", ""), params["info_layer"], params.get("final_norm") == "true")
+        rows.setdefault(layer_key, {})[params["alpha"]] = value
+        if params["alpha"] not in alphas:
+            alphas.append(params["alpha"])
+    alphas.sort(key=float)
+    head = "| layers | info layer | final norm | " + " | ".join(f"α={a}" for a in alphas) + " |"
+    lines = [head, "|" + "---|" * (3 + len(alphas))]
+    for (bucket, layer, norm), by_alpha in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], int(kv[0][1]))):
+        lines.append(f"| {bucket or '-'} | {layer} | {'yes' if norm else 'no'} | " + " | ".join(f"{by_alpha.get(a, float('nan')):.3f}" for a in alphas) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--task", default=None, help="task name inside a results file (default: the first with a selection)")
+    args = parser.parse_args()
+    if args.path.suffix == ".jsonl":
+        metrics, stderr, details = from_sample_log(args.path)
+    else:
+        doc = json.loads(args.path.read_text(encoding="utf-8"))
+        task = args.task or next(t for t, d in doc["details"].items() if isinstance(d, dict) and "selection" in d)
+        metrics, stderr, details = doc["results"][task], doc["stderr"][task], doc["details"][task]
+    print(selection_table(metrics, stderr, details))
+    greedy = [f"{m.upper()} {metrics[f'greedy/{m}']:.3f}" for m in METRICS if f"greedy/{m}" in metrics]
+    print(f"\nAll questions, greedy: {', '.join(greedy)}\n")
+    for method in ("activation", "activation_dola"):
+        print(f"{method}: MC2 on all questions\n")
+        print(grid_table(metrics, method))
+        print()
+
+
+if __name__ == "__main__":
+    main()
