@@ -118,3 +118,20 @@ def test_parameter_errors(adapters):
     with pytest.raises(ValueError, match="dola layers"):
         decoders.dola(ad, layers="middle")
     assert decoders.dola(ad).sites == (2,)  # tied embeddings: "low" skips site 0
+
+
+def test_lm_eval_bridge_decodes_with_our_rule(our_decoders):
+    pytest.importorskip("lm_eval")
+    from lm_eval.api.instance import Instance
+
+    from harness.lmeval.model import HarnessLM
+    from conftest import make_adapter
+
+    spec = "activation,alpha=2.0,info_layer=2"
+    ad = make_adapter("llama", decoding=spec)
+    lm = HarnessLM(adapter=ad)
+    reqs = [Instance(request_type="generate_until", doc={}, arguments=(p, {"until": ["\n\n"], "max_gen_toks": 5}), idx=i) for i, p in enumerate(PROMPTS)]
+    via_lm_eval = lm.generate_until(reqs)
+    direct = [r.text for r in ad.generate([GenerationRequest(p, max_new_tokens=5, stop=("\n\n",), decoding=spec) for p in PROMPTS])]
+    assert via_lm_eval == direct
+    assert via_lm_eval == [as_text(ad, reference_generate(ad, p, 5, alpha=2.0, info_layer=2)).split("\n\n")[0] for p in PROMPTS]
