@@ -1,4 +1,4 @@
-"""Shared test fixtures: tiny random models, paths, and subprocess helpers."""
+"""Shared test fixtures: tiny random models and an installed example plugin."""
 
 from __future__ import annotations
 
@@ -9,26 +9,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-REFDATA = REPO.parent / "shared" / "refdata"
+from testutil import REFDATA, REPO, refdata, run_cli  # noqa: F401 - re-exported for tests that import them from here
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def refdata(*parts: str) -> Path:
-    """A path under ../shared/refdata, or skip the test when that data is absent."""
-    path = REFDATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"reference data {path} is not present")
-    return path
-
-
-def run_cli(args: list[str], env: dict | None = None, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m harness ARGS`` as a real subprocess."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, run_cli
+from testutil import REPO, run_cli
 
 pytest.importorskip("accelerate")
 

@@ -5,7 +5,7 @@ import os
 import textwrap
 from pathlib import Path
 
-from conftest import run_cli
+from testutil import run_cli
 
 
 def make_broken_dists(site: Path) -> None:

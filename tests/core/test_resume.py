@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, run_cli
+from testutil import REPO, run_cli
 
 
 def sample_lines(out_dir):

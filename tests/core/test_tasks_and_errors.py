@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import run_cli
+from testutil import run_cli
 from harness.tasks import TaskConfigError, TaskIndex, parse_file
 
 

@@ -1,0 +1,28 @@
+"""Shared test helpers (a uniquely named module: several test folders have a conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REFDATA = REPO.parent / "shared" / "refdata"
+
+
+def refdata(*parts: str) -> Path:
+    """A path under ../shared/refdata, or skip the test when that data is absent."""
+    path = REFDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is not present")
+    return path
+
+
+def run_cli(args: list[str], env: dict | None = None, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m harness ARGS`` as a real subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, timeout=timeout)
