@@ -79,6 +79,9 @@ class MCScorer:
             if not cont:
                 raise ValueError(f"answer {a!r} encodes to no tokens after the context")
         wholes = [ctx + cont for ctx, cont in pairs]
+        longest = max(len(w) for w in wholes)
+        if longest > self.adapter.max_length:
+            raise ValueError(f"prompt + answer is {longest} tokens, more than the model's {self.adapter.max_length}")
         ctx_lens = [len(ctx) for ctx, _ in pairs]
         prefix = _common_prefix(wholes) if self.use_prefix_cache and len(wholes) > 1 else 0
         prefix = max(0, min(prefix, min(ctx_lens) - 1))  # the first predicting position stays in the suffix run
