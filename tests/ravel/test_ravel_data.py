@@ -133,3 +133,18 @@ def test_official_files(entity_type, n_entities, attrs):
     assert len(data.templates) == sum(len(data.attribute_templates(a)) for a in attrs) > 100
     assert all(t.text.count("%s") == 1 for t in data.templates + data.wiki_templates)
     assert any(t.entity is None for t in data.wiki_templates) and any(t.entity for t in data.wiki_templates)
+@pytest.mark.refdata
+@pytest.mark.skipif(not REFDATA.exists(), reason="../shared/refdata/ravel is not present")
+def test_official_city_plan_uses_all_source_kinds():
+    from plugins.ravel.instance import InstanceConfig, pairs_to_generate, plan
+
+    data = load_entity_type(REFDATA, "city")
+    p = plan(data, InstanceConfig(attributes=["Country", "Continent", "Language"], train_entities=40, test_entities=20,
+                                  train_templates=3, test_templates=2, wiki_templates=5))
+    assert len(p.train_entities) == 40 and set(p.train_entities) <= set(data.entities("train"))
+    assert set(p.test_entities) <= set(data.entities("test"))
+    assert {t.attribute for t in p.base_templates["train"]} == {"Country", "Continent", "Language"}
+    assert {t.attribute for t in p.source_templates["train"]} == {"Latitude", "Longitude", "Timezone"}
+    for split, pool in (("train", p.train_entities), ("entity_test", p.test_entities), ("context_test", p.train_entities)):
+        assert p.wiki[split] and all(t.entity is None or t.entity in pool for t in p.wiki[split])
+    assert len(pairs_to_generate(p)) == 9 * 60 + 6 * 40
