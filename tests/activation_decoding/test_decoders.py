@@ -125,7 +125,7 @@ def test_lm_eval_bridge_decodes_with_our_rule(our_decoders):
     from lm_eval.api.instance import Instance
 
     from harness.lmeval.model import HarnessLM
-    from conftest import make_adapter
+    from tests.activation_decoding.conftest import make_adapter
 
     spec = "activation,alpha=2.0,info_layer=2"
     ad = make_adapter("llama", decoding=spec)

@@ -20,3 +20,10 @@ def test_ci_runs_the_readme_quickstart_test_command():
     assert commands[0].endswith("harness run") and "pytest" in commands[1]
     ci = (REPO / ".ci" / "run").read_text()
     assert "quickstart-tests" in ci and "quickstart-tests" in readme.split(commands[1])[0].rsplit("```bash", 1)[0][-200:]
+
+
+def test_no_bare_conftest_imports():
+    # several folders have a conftest.py; `from conftest import x` gets whichever was imported first
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("*.py")
+                 if re.search(r"^\s*from conftest import|^\s*import conftest", p.read_text(), flags=re.M)]
+    assert offenders == []
