@@ -101,15 +101,24 @@ class KMeansFeaturizer(Featurizer):
 
 
 class LDAFeaturizer(Featurizer):
-    """Linear discriminant analysis direction."""
+    """Linear discriminant analysis direction (scikit-learn's default SVD solver).
+
+    When the classes have no within-class variance at all (e.g. every example has the same
+    token and prefix at the position), LDA is undefined; its ridge-regularised limit, the
+    difference of the class means, is used instead and ``degenerate_`` is set.
+    """
 
     name = "lda"
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> LDAFeaturizer:
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-        lda = LinearDiscriminantAnalysis().fit(_array(X), _labels(y))
-        return self._set(lda.coef_[0])
+        X, y = _array(X), _labels(y)
+        within = np.concatenate([X[y == c] - X[y == c].mean(0) for c in (0, 1)])
+        self.degenerate_ = bool(np.abs(within).max() <= 1e-6 * max(np.abs(X).max(), 1e-12))
+        if self.degenerate_:
+            return self._set(X[y == 1].mean(0) - X[y == 0].mean(0))
+        return self._set(LinearDiscriminantAnalysis().fit(X, y).coef_[0])
 
 
 class ProbeFeaturizer(Featurizer):

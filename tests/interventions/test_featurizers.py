@@ -125,3 +125,12 @@ def test_das_training_lowers_the_loss_on_a_tiny_model():
     assert after < before - 0.05
     rows = module.rows.detach()
     torch.testing.assert_close(rows @ rows.T, torch.eye(8), atol=1e-4, rtol=0)
+
+
+def test_lda_without_within_class_variance_falls_back_to_the_mean_difference():
+    X = np.array([[1.0, 2.0, 0.0]] * 5 + [[0.0, 2.0, 3.0]] * 5)  # two points, repeated
+    y = np.array([0] * 5 + [1] * 5)
+    feat = make_featurizer("lda").fit(X, y)
+    assert feat.degenerate_
+    assert cos(feat.components_[0], X[5] - X[0]) > 0.999
+    assert not make_featurizer("lda").fit(*planted()[:2]).degenerate_
