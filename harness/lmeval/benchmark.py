@@ -23,11 +23,23 @@ class LmEvalTask(Benchmark):
         self._task: Any = None
         self._instances: dict[int, list[Any]] = {}
 
-    def _load(self) -> Any:
+    def _task_dict(self) -> dict[str, Any]:
+        """The task from lm-eval. The include paths are tried first, on their own: indexing
+        lm-eval's thousands of built-in task files takes tens of seconds. A local task that
+        needs a built-in one (``include:`` of a shipped template) falls back to the full index."""
         from lm_eval.tasks import TaskManager, get_task_dict
 
-        manager = TaskManager(include_path=self.include_path or None)
-        tasks = get_task_dict([self.task_name], manager)
+        if self.include_path:
+            local = TaskManager(include_path=self.include_path, include_defaults=False)
+            if self.task_name in local.all_tasks:
+                try:
+                    return get_task_dict([self.task_name], local)
+                except Exception:  # noqa: BLE001 - retried below with lm-eval's own tasks indexed
+                    pass
+        return get_task_dict([self.task_name], TaskManager(include_path=self.include_path or None))
+
+    def _load(self) -> Any:
+        tasks = self._task_dict()
         if len(tasks) != 1:
             raise ValueError(f"lm_eval:{self.task_name} is a group of {len(tasks)} tasks; name its tasks one by one")
         task = next(iter(tasks.values()))

@@ -45,19 +45,24 @@ metric_list:
     return folder
 
 
+def local_tasks(task_dir):
+    """Only the local task folder: indexing lm-eval's built-in tasks takes a minute on CI."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(task_dir), include_defaults=False)
+
+
 def lm_eval_reference(model_dir, task_dir):
     import lm_eval
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     hflm = HFLM(pretrained=str(model_dir), batch_size=2, device="cpu", dtype="float32")
-    out = lm_eval.simple_evaluate(model=hflm, tasks=["tiny_mc"], task_manager=TaskManager(include_path=str(task_dir)))
+    out = lm_eval.simple_evaluate(model=hflm, tasks=["tiny_mc"], task_manager=local_tasks(task_dir))
     return out["results"]["tiny_mc"]
 
 
 def test_both_routes_equal_lm_eval_hflm(tiny_model_dir, local_task):
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
     import harness
     import harness.lmeval.model  # noqa: F401 - registers --model harness
@@ -67,7 +72,7 @@ def test_both_routes_equal_lm_eval_hflm(tiny_model_dir, local_task):
 
     # 1. our adapter as an lm-eval model, through lm-eval's own evaluator
     ours = lm_eval.simple_evaluate(model="harness", model_args=f"pretrained={tiny_model_dir}",
-                                   tasks=["tiny_mc"], task_manager=TaskManager(include_path=str(local_task)))["results"]["tiny_mc"]
+                                   tasks=["tiny_mc"], task_manager=local_tasks(local_task))["results"]["tiny_mc"]
     for key in ("acc,none", "acc_norm,none", "acc_stderr,none", "acc_norm_stderr,none"):
         assert ours[key] == pytest.approx(ref[key], abs=1e-9)
 
