@@ -3,7 +3,8 @@
 * ``scoring``: multiple-choice log-likelihood throughput (scored tokens/s) of our adapter
   (shared-context reuse) vs lm-eval's ``HFLM`` on the same requests, same model and batch size;
   also checks that both give the same log-probs.
-* ``generation``: batched greedy generation vs one prompt at a time (same outputs checked).
+* ``generation``: batched greedy generation vs one prompt at a time (same outputs checked),
+  with and without running the batch's shared few-shot prefix once.
 
 Each variant runs ``--repeats`` times, interleaved, and the median times are compared.
 """
@@ -104,14 +105,23 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
     def one_at_a_time():
         return [adapter.generate([r])[0].text for r in reqs]
 
+    def batched(share_prefix: bool):
+        adapter.share_prefix = share_prefix
+        try:
+            return [g.text for g in adapter.generate(reqs)]
+        finally:
+            adapter.share_prefix = True
+
     medians, outs = _median_times({
-        "batched": lambda: [g.text for g in adapter.generate(reqs)],
+        "batched": lambda: batched(True),
+        "batched_no_prefix_sharing": lambda: batched(False),
         "one_at_a_time": one_at_a_time,
     }, repeats)
     return {
         "prompts": len(reqs), "batch_size": batch_size, "max_new_tokens": max_new_tokens, "median_seconds": medians,
         "speedup_batched": medians["one_at_a_time"] / medians["batched"],
-        "identical_outputs": outs["batched"] == outs["one_at_a_time"],
+        "speedup_batching_only": medians["one_at_a_time"] / medians["batched_no_prefix_sharing"],
+        "identical_outputs": outs["batched"] == outs["one_at_a_time"] == outs["batched_no_prefix_sharing"],
     }
 
 
@@ -131,7 +141,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         g = report["generation"]
         print(f"generation: {g['prompts']} prompts x {g['max_new_tokens']} new tokens, batch {g['batch_size']}: "
               f"batched {g['median_seconds']['batched']:.2f} s vs one-at-a-time {g['median_seconds']['one_at_a_time']:.2f} s "
-              f"-> {g['speedup_batched']:.2f}x (median of {args.repeats}); identical outputs: {g['identical_outputs']}")
+              f"-> {g['speedup_batched']:.2f}x (median of {args.repeats}); without shared-prefix reuse "
+              f"{g['median_seconds']['batched_no_prefix_sharing']:.2f} s -> {g['speedup_batching_only']:.2f}x; identical outputs: {g['identical_outputs']}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

@@ -65,6 +65,7 @@ class HFAdapter(ModelAdapter):
         add_bos_token: bool | None = None,
         max_length: int | None = None,
         decoding: str | None = None,
+        share_prefix: bool = True,
         source: str = "",
     ):
         self.model = model.eval()
@@ -79,6 +80,7 @@ class HFAdapter(ModelAdapter):
         self.add_bos_token = ("gemma" in model_type) if add_bos_token is None else bool(add_bos_token)
         self.max_length = max_length or _max_length(model, tokenizer)
         self.decoding = decoding
+        self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
         self.blocks = decoder_blocks(model)
         self.sizer = BatchSizer(self, batch_size, max_batch_size)
         self._fingerprint: str | None = None

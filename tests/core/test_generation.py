@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.models.base import GenerationRequest as G
-from harness.models.generation import cut_at_stop
+from harness.models.generation import MIN_SHARED_PREFIX, cut_at_stop, shared_prefix_length
 from harness.testing import tiny_adapter
 
 PROMPTS = ["Once upon a time", "Hi", "The cat sat on the mat and then it", "1, 2, 3,", "Q: What is the capital of France?\nA:"]
@@ -18,6 +18,29 @@ def test_batched_greedy_equals_one_at_a_time(arch):
     ref = [single.generate([r])[0] for r in reqs]
     assert [g.text for g in got] == [r.text for r in ref]
     assert all(g.n_tokens == 12 and g.finish_reason == "length" for g in got)
+
+
+PRIMER = "Q: What is two plus two?\nA: Four.\n\nQ: Name a colour of the sky.\nA: Blue.\n\n"
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
+def test_shared_prefix_batches_equal_one_at_a_time(arch):
+    """A few-shot primer shared by the batch runs once; padding then sits between prefix and
+    suffix, and every row must still generate exactly what it generates alone."""
+    batched, single = tiny_adapter(arch, batch_size=8), tiny_adapter(arch, batch_size=1)
+    prompts = [PRIMER + f"Q: {q}\nA:" for q in ("Hi?", "Where is Paris, the capital of France?", "Why?", "1, 2, 3?")]
+    assert shared_prefix_length([batched.tok_encode(p) for p in prompts]) >= MIN_SHARED_PREFIX
+    reqs = [G(p, max_new_tokens=10) for p in prompts]
+    got = batched.generate(reqs)
+    ref = [single.generate([r])[0] for r in reqs]
+    assert [g.text for g in got] == [r.text for r in ref]
+
+
+def test_shared_prefix_length_leaves_every_prompt_a_token():
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert shared_prefix_length([[1, 2], [3]]) == 0
+    assert shared_prefix_length([[1, 2, 3]]) == 0
 
 
 def test_greedy_equals_transformers_generate():
