@@ -19,6 +19,9 @@ Task arguments (task YAML ``args``):
   site i+1) or a list of sites. ``das_layers`` (default: the same) restricts DAS, by far the
   most expensive method, to a subset of them on slow machines.
 * ``control``: also run the control task and report selectivity (default true).
+* ``das_control``: with ``control``, also retrain DAS on the control labels (default true);
+  false halves DAS's cost and leaves DAS without selectivity (the other methods keep theirs,
+  which cost no extra training).
 * ``das``: overrides of lr (5e-3), batch_size (4), epochs (1), steps, warmup (0.1), rank (1).
 * ``probe_C``: inverse L2 strength of the logistic-regression probe (1.0).
 * ``bos``: what the records' ``<|endoftext|>`` becomes (auto, keep, bos, none).
@@ -56,6 +59,7 @@ class CausalGymBenchmark(Benchmark):
         layers: str | Sequence[int] = "all",
         das_layers: str | Sequence[int] = "all",
         control: bool = True,
+        das_control: bool = True,
         das: dict[str, Any] | None = None,
         probe_C: float = 1.0,
         bos: str = "auto",
@@ -81,6 +85,7 @@ class CausalGymBenchmark(Benchmark):
         if bad:
             raise ValueError(f"unknown das option(s) {sorted(bad)}; known: {sorted(DAS_KEYS)}")
         self.das, self.control, self.probe_C, self.bos = das, bool(control), float(probe_C), bos
+        self.das_control = bool(das_control)
         self._templates: dict[str, Any] | None = None
         self._pairs: dict[str, tuple[list[Any], list[Any]]] = {}
         self._state: Any = None
@@ -165,7 +170,7 @@ class CausalGymBenchmark(Benchmark):
         cfg = SweepConfig(
             das_lr=self.das.get("lr", 5e-3), das_batch_size=self.das.get("batch_size", 4),
             das_epochs=self.das.get("epochs", 1), das_steps=self.das.get("steps"), das_warmup=self.das.get("warmup", 0.1),
-            das_rank=self.das.get("rank", 1), probe_C=self.probe_C, control=self.control, seed=ctx.seed,
+            das_rank=self.das.get("rank", 1), probe_C=self.probe_C, control=self.control, das_control=self.das_control, seed=ctx.seed,
         )
         results = []
         for sample in samples:

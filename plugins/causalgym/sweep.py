@@ -29,6 +29,7 @@ class SweepConfig:
     das_rank: int = 1
     probe_C: float = 1.0
     control: bool = True
+    das_control: bool = True  # retrain DAS on the control labels (doubles DAS cost)
     seed: int = 0
     min_pairs: int = 2
 
@@ -145,7 +146,7 @@ def run_cell(state: TaskState, engine: InterchangeEngine, method: str, site: int
         return out
     fn, log = _fit(method, state, engine, site, span, train_rows, cfg, control=False)
     out.update(log)
-    if not cfg.control:
+    if not cfg.control or (method == "das" and not cfg.das_control):
         (out["logodds"], out["iia"]), = _evaluate(fn, state, engine, site, span, eval_rows)
     elif method == "das":  # retrained on the relabelled task
         (out["logodds"], out["iia"]), = _evaluate(fn, state, engine, site, span, eval_rows)

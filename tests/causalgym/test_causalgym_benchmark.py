@@ -134,3 +134,17 @@ def test_das_layers_subset_and_common_site_summary(adapter):
     assert out.metrics["logodds_mean"] == pytest.approx(2.0) and out.metrics["logodds_das"] == pytest.approx(2.0)
     assert out.details["common_sites"] == [2]
     assert out.details["logodds_common_sites"] == {"das": pytest.approx(2.0), "mean": pytest.approx(2.0)}
+
+
+def test_das_control_off_skips_only_das_retraining(adapter):
+    bench = CausalGymBenchmark(tasks=["agr_pronoun"], n_train=8, n_eval=4, methods=["das", "mean"], layers=[2],
+                               das_control=False)
+    ctx = TaskContext(task="t", seed=0)
+    by_key = {}
+    for r in bench.evaluate(adapter, bench.samples(adapter, ctx), ctx):
+        by_key.setdefault(r.values["method"], []).append(r.values)
+    for das in by_key["das"]:
+        assert das["control_logodds"] is None and das["selectivity"] is None and "control_final_loss" not in das
+        assert das["logodds"] is not None and math.isfinite(das["logodds"])
+    for mean in by_key["mean"]:
+        assert mean["selectivity"] == pytest.approx(mean["logodds"] - mean["control_logodds"], abs=1e-9)
