@@ -2,9 +2,15 @@
 
     python -m plugins.activation_decoding.report RESULTS.json [--task NAME]
     python -m plugins.activation_decoding.report SAMPLES.jsonl     # re-aggregate a (partial) sample log
+    python -m plugins.activation_decoding.report SAMPLES.jsonl --length-control
 
 Reads what the benchmark wrote (``details.selection`` and the per-setting metrics), or
 re-aggregates the per-sample values of a ``--log-samples`` file with the same code.
+
+``--length-control`` adds a control for the activation scores: -alpha * E(y_t) is summed over
+an answer's tokens, so it also penalises long answers. The control scores every answer by
+log p(answer) - beta * (number of tokens), from the logged log-probabilities, with beta chosen
+on the same selection split; activation decoding should beat it to claim more than a length prior.
 """
 
 from __future__ import annotations
@@ -15,13 +21,32 @@ from pathlib import Path
 from typing import Any
 
 from plugins.activation_decoding.selection import aggregate_settings, family
+from plugins.activation_decoding.truthfulqa import MCQuestion, mc_metrics
 
 METRICS = ("mc1", "mc2", "mc3")
+LENGTH_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def from_sample_log(path: Path, select_metric: str = "mc2") -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
     values = [json.loads(line)["values"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in values[0] if "/" in k))
+    res = aggregate_settings(values, labels, METRICS, select_metric, selection=True)
+    return res.metrics, res.stderr, res.details
+
+
+def length_control(path: Path, betas: tuple[float, ...] = LENGTH_BETAS, select_metric: str = "mc2") -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+    """MC metrics of log p(answer) - beta * n_tokens per beta, from a sample log's answer records,
+    with the ``length`` family's beta chosen on fold 0 and reported on fold 1 (``best_length/...``)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = [f"length,beta={b:g}" for b in betas]
+    values = []
+    for row in rows:
+        item, answers = MCQuestion.from_doc(row["doc"]), row["log"]["answers"]
+        v: dict[str, Any] = {"fold": row["doc"]["fold"]}
+        for beta, label in zip(betas, labels):
+            scores = {a: rec["logprob"] - beta * rec["n_tokens"] for a, rec in answers.items()}
+            v.update({f"{label}/{m}": x for m, x in mc_metrics(scores, item).items()})
+        values.append(v)
     res = aggregate_settings(values, labels, METRICS, select_metric, selection=True)
     return res.metrics, res.stderr, res.details
 
@@ -67,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path)
     parser.add_argument("--task", default=None, help="task name inside a results file (default: the first with a selection)")
+    parser.add_argument("--length-control", action="store_true", help="also the log p - beta * length control (sample logs only)")
     args = parser.parse_args()
     if args.path.suffix == ".jsonl":
         metrics, stderr, details = from_sample_log(args.path)
@@ -81,6 +107,12 @@ def main() -> None:
         print(f"{method}: MC2 on all questions\n")
         print(grid_table(metrics, method))
         print()
+    if args.length_control:
+        if args.path.suffix != ".jsonl":
+            parser.error("--length-control needs a --log-samples .jsonl file")
+        lm, ls, ld = length_control(args.path)
+        print("Length control: log p(answer) - beta * n_tokens\n")
+        print(selection_table(lm, ls, ld))
 
 
 if __name__ == "__main__":

@@ -111,3 +111,24 @@ def test_report_tables(tmp_path):
     assert "`activation,alpha=1,info_layer=2,final_norm=true` (2)" in table
     grid = grid_table(metrics, "activation")
     assert "| - | 2 | no | 0.250 |" in grid.replace(" nan |", "")  # mean MC2 of alpha=0.5 without norm: (0.1+0.2+0.3+0.4)/4
+
+
+def test_length_control_from_sample_log(tmp_path):
+    import json
+
+    from plugins.activation_decoding.report import length_control
+
+    def row(fold, long_correct):
+        doc = {"id": f"q{fold}", "question": "q", "best": "Yes it is true.", "correct": ["Yes it is true."], "incorrect": ["No."],
+               "mc1_incorrect": ["No."], "category": "", "fold": fold}
+        answers = {"Yes it is true.": {"logprob": -4.0, "n_tokens": 5 if long_correct else 1}, "No.": {"logprob": -5.0, "n_tokens": 2}}
+        return json.dumps({"doc": doc, "log": {"answers": answers}})
+
+    log = tmp_path / "samples.jsonl"
+    log.write_text(row(0, True) + "\n" + row(1, True) + "\n")
+    metrics, _, details = length_control(log, betas=(0.0, 2.0))
+    assert metrics["length,beta=0/mc1"] == 1.0  # -4 > -5
+    assert metrics["length,beta=0/mc2"] == pytest.approx(1 / (1 + 2.718281828459045 ** -1))
+    assert metrics["length,beta=2/mc1"] == 0.0  # -4 - 10 < -5 - 4: the penalty flips the long correct answer
+    assert details["selection"]["families"]["length"]["chosen"] == "length,beta=0"
+    assert metrics["best_length/mc1"] == 1.0
