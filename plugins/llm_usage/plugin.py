@@ -2,7 +2,8 @@
 or substantially modified, by a corpus-level maximum-likelihood mixture of word-occurrence
 distributions fitted on human and AI reference corpora.
 
-Registers the ``llm_usage`` benchmark (validation error on mixtures with known AI fraction)
+Registers the ``llm_usage`` benchmark (validation error on mixtures with known AI fraction, or
+alpha-hat per time period in its per-group mode)
 and the ``harness llm-usage`` command group (fit / estimate / validate / generate). Only
 light imports here: the estimator modules load when a command or task runs.
 
@@ -37,6 +38,10 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
                 MetricSpec("coverage", "95% CI coverage", higher_is_better=True, description="share of mixtures whose bootstrap interval holds the true alpha"),
                 MetricSpec("coverage_corrected", "95% CI coverage (calibrated)", higher_is_better=True),
                 MetricSpec("bias_at_zero", "alpha-hat at alpha=0", higher_is_better=False, description="plain estimate on the all-human mixture"),
+                # Per-group mode (``estimate:``): an estimate, not a score; lower = less LLM-like text.
+                MetricSpec("mean_alpha", "mean alpha-hat over groups", higher_is_better=False, description="mean of the per-group estimates (per-group mode)"),
+                MetricSpec("max_alpha", "max alpha-hat over groups", higher_is_better=False, description="largest per-group estimate (per-group mode)"),
+                MetricSpec("mean_alpha_corrected", "mean alpha-hat (calibrated)", higher_is_better=False, description="mean of the calibrated per-group estimates"),
             ),
         )
     ]
