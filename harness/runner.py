@@ -79,21 +79,31 @@ def plan(cfg: RunConfig, pm: PluginManager) -> list[PlannedTask]:
     return planned
 
 
+def _is_model_path(name: str) -> bool:
+    """An embedded model's name or an existing local model folder."""
+    from harness.models.embedded import EMBEDDED
+
+    return name in EMBEDDED or (Path(name) / "config.json").exists()
+
+
 def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
     registry = pm.registry()
-    if cfg.model not in registry.models:
-        raise RunError(f"unknown model adapter {cfg.model!r} (registered: {', '.join(sorted(registry.models)) or 'none'})")
-    args = dict(cfg.model_args)
+    name, args = cfg.model, dict(cfg.model_args)
+    if name not in registry.models and "hf" in registry.models and "pretrained" not in args and _is_model_path(name):
+        name, args = "hf", {"pretrained": cfg.model, **args}  # `--model smollm2-135m` means the hf adapter
+    if name not in registry.models:
+        raise RunError(f"unknown model adapter {cfg.model!r} (registered: {', '.join(sorted(registry.models)) or 'none'}); "
+                       f"for a model by name or path use --model hf --model-args pretrained=NAME_OR_PATH")
     if cfg.batch_size is not None:
         args["batch_size"] = cfg.batch_size
     dist = current_dist()
-    if dist.world > 1 and cfg.model == "hf" and "device" not in args:
+    if dist.world > 1 and name == "hf" and "device" not in args:
         import torch
 
         if torch.cuda.is_available():
             args["device"] = f"cuda:{dist.local_rank}"  # one GPU per process
     try:
-        adapter = registry.models[cfg.model].load()(**args)
+        adapter = registry.models[name].load()(**args)
     except (TypeError, ValueError) as err:
         raise RunError(f"--model {cfg.model} --model-args: {err}") from err
     if cfg.cache_requests:

@@ -54,6 +54,16 @@ def test_cli_errors_exit_nonzero_with_clear_messages(tmp_path, example_plugin_si
 
     res = run_cli(["run", "--tasks", "arith_small", "--model", "nope"], env=env)
     assert res.returncode == 2 and "unknown model adapter 'nope'" in res.stderr
+    assert "--model hf --model-args pretrained=" in res.stderr
 
     res = run_cli(["run", "--tasks", "arith_small", "--model-args", "pretrained"], env=env)
     assert res.returncode == 2 and "expected key=value" in res.stderr
+
+
+def test_model_given_as_a_folder_or_embedded_name_uses_the_hf_adapter(tiny_model_dir):
+    import harness
+    from harness.pluginmanager import PluginManager
+    from harness.runner import load_model
+
+    adapter = load_model(harness.RunConfig(model=str(tiny_model_dir)), PluginManager().load())
+    assert adapter.model.config.num_hidden_layers == 3
