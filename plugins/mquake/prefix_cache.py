@@ -15,17 +15,20 @@ It drives a transformers model through the same attributes the harness's ``HFAda
 ``adapter.generate`` for anything else (sampling, decoding rules, short or no shared prefix,
 over-long prompts, other adapters). Results equal ``adapter.generate``'s (tested).
 
-This is a workaround inside the plugin: prefix reuse belongs in the core adapter.
+EOS and stop-string bookkeeping is the core loop's own (``StopTracker``, ``eos_ids``). The core
+``generate`` now also runs a batch's shared prefix once, per call and only where no sliding
+window can reach its padding; this wrapper additionally keeps prefixes across calls (MeLLo
+iterations) and batches Gemma 3 rows past the window, which is why it stays in the plugin.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from collections import OrderedDict
 from typing import Any, Sequence
 
 from harness.models.base import GenerationRequest, GenerationResult
+from harness.models.generation import StopTracker, accepts_logits_to_keep, eos_ids
 
 
 def _common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
@@ -48,7 +51,7 @@ class SharedPrefixGenerator:
         self.batch_size = batch_size
         self.max_prefixes = max_prefixes
         self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self._keep_logits = "logits_to_keep" in inspect.signature(adapter.model.forward).parameters
+        self._keep_logits = accepts_logits_to_keep(adapter.model)
         self.stats = {"prefix_tokens_reused": 0, "fallback_requests": 0, "stacked_batches": 0, "unstackable_batches": 0}
 
     @staticmethod
@@ -114,13 +117,6 @@ class SharedPrefixGenerator:
             self._prefixes.popitem(last=False)
         return out.past_key_values
 
-    def _eos_ids(self) -> set[int]:
-        tok = self.adapter.tokenizer
-        cfg = getattr(self.adapter.model, "generation_config", None)
-        extra = getattr(cfg, "eos_token_id", None) if cfg is not None else None
-        extra = list(extra) if isinstance(extra, (list, tuple)) else [extra]
-        return {t for t in (tok.eos_token_id, *extra) if t is not None}
-
     def _extend(self, prefix: Any, shared: int, suffix: list[int]) -> tuple[Any, Any]:
         """One request's cache and next-token logits: its suffix run on a copy of the prefix cache."""
         import torch
@@ -170,9 +166,7 @@ class SharedPrefixGenerator:
     def _generate_batch(self, prefix: Any, shared: int, suffixes: list[list[int]], reqs: list[GenerationRequest]) -> list[GenerationResult]:
         import torch
 
-        from harness.models.generation import cut_at_stop
-
-        tok, dev, model = self.adapter.tokenizer, self.adapter.device, self.adapter.model
+        dev, model = self.adapter.device, self.adapter.model
         n = len(reqs)
         extended = [self._extend(prefix, shared, s) for s in suffixes]
         lengths = [shared + len(s) for s in suffixes]
@@ -185,10 +179,8 @@ class SharedPrefixGenerator:
         for i, length in enumerate(lengths):
             step_mask[i, width - length:] = 1
         logits = torch.cat([lg for _, lg in extended])
-        eos = self._eos_ids()
         kwargs = {"logits_to_keep": 1} if self._keep_logits else {}
-        out_tokens: list[list[int]] = [[] for _ in reqs]
-        finish = [""] * n
+        tracker = StopTracker(self.adapter.tokenizer, reqs, eos_ids(self.adapter))  # the adapter's own EOS/stop bookkeeping
         with torch.no_grad():
             for step in range(reqs[0].max_new_tokens):
                 if step > 0:
@@ -196,20 +188,7 @@ class SharedPrefixGenerator:
                     out = model(input_ids=nxt[:, None], attention_mask=step_mask, position_ids=positions, past_key_values=cache, use_cache=True, **kwargs)
                     cache, logits = out.past_key_values, out.logits[:, -1, :]
                 nxt = logits.argmax(-1)
-                for i, t in enumerate(nxt.tolist()):
-                    if finish[i]:
-                        continue
-                    if t in eos:
-                        finish[i] = "eos"
-                        continue
-                    out_tokens[i].append(t)
-                    if reqs[i].stop and cut_at_stop(tok.decode(out_tokens[i]), reqs[i].stop)[1]:
-                        finish[i] = "stop"
-                if all(finish):
+                if tracker.add(nxt.tolist()):
                     break
                 step_mask = torch.cat([step_mask, torch.ones((n, 1), dtype=step_mask.dtype, device=dev)], dim=1)
-        results = []
-        for i, r in enumerate(reqs):
-            text, stopped = cut_at_stop(tok.decode(out_tokens[i], skip_special_tokens=True), r.stop)
-            results.append(GenerationResult(text=text, finish_reason="stop" if stopped else (finish[i] or "length"), n_tokens=len(out_tokens[i])))
-        return results
+        return tracker.results()
