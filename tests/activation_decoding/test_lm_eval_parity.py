@@ -6,6 +6,7 @@ request construction and ``process_results``), fed our questions as a custom dat
 ``multiple_choice`` format, against our benchmark reading the same records from a JSONL file.
 """
 
+import functools
 import json
 from pathlib import Path
 
@@ -56,12 +57,19 @@ def hub_records(questions) -> list[dict]:
     } for q in questions]
 
 
+@functools.lru_cache(maxsize=1)
+def lm_eval_tasks():
+    """lm-eval's task index, built once per test session (indexing its task files takes ~20-60 s)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()
+
+
 def lm_eval_mc2_task(records: list[dict]):
     """lm-eval's registered ``truthfulqa_mc2`` task (its YAML) reading ``records`` instead of the hub."""
     import datasets
-    from lm_eval.tasks import TaskManager
 
-    manager = TaskManager()
+    manager = lm_eval_tasks()
     return manager._factory._build_task(
         manager._entry("truthfulqa_mc2"),
         overrides={"custom_dataset": lambda **_: datasets.DatasetDict({"validation": datasets.Dataset.from_list(records)})},
