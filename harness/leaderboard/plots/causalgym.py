@@ -1,4 +1,4 @@
-"""CausalGym: log-odds per layer, one line per method, one panel per model.
+"""CausalGym: log-odds per layer, one line per method, one panel per model and task.
 
 Reads ``details.<task>.grid``: records ``{method, layer (or site), position, log_odds}`` (or the
 same as nested mappings method → layer → position → value); or ``details.<task>.curves``, the
@@ -71,17 +71,17 @@ def _depth(node: object) -> int:
 
 
 def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
+    # One panel per model and task: tasks of one benchmark may sweep different layers, methods
+    # and CausalGym tasks, so averaging them into one curve would mix unlike things.
     curves: dict[str, dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    tasks: dict[str, set[str]] = defaultdict(set)
     for entry in entries:
         try:
             grid = read_grid(entry.details)
         except MissingDetail as err:
             ctx.leave_out(entry, str(err))
             continue
-        tasks[entry.row].add(entry.task)
         for (method, layer), value in grid.items():
-            curves[entry.row][method][layer].append(value)
+            curves[f"{entry.row} · {entry.task}"][method][layer].append(value)
     if not curves:
         raise MissingDetail("no result has a (task, method, layer, position) grid in details.<task>.grid")
 
@@ -101,8 +101,7 @@ def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
             ys = [sum(points[x]) / len(points[x]) for x in layers]
             ax.plot(layers, ys, marker="o", markersize=3, linewidth=1.6, color=colors[method], label=plain(method))
         ax.axhline(0.0, color="0.6", linewidth=0.8, linestyle=":")
-        n = len(tasks[row])
-        ax.set_title(plain(f"{row}  ({n} task{'s' if n != 1 else ''})"), fontsize=10)
+        ax.set_title(plain(row), fontsize=9)
         ax.set_xlabel("layer")
         ax.grid(alpha=0.25)
     axes[0].set_ylabel("log-odds (max over positions)")
@@ -111,6 +110,6 @@ def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
     rel = ctx.save(fig, f"{ctx.benchmark}-log-odds-per-layer")
     caption = (
         "Log-odds of the source label after intervening at each layer, maximised over token positions and "
-        "averaged over the model's tasks; one line per method."
+        "averaged over the CausalGym tasks the harness task holds; one panel per model and task, one line per method."
     )
     return [Plot(rel, "CausalGym log-odds per layer per method", caption, ctx.benchmark)]
