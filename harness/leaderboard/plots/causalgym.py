@@ -105,7 +105,10 @@ def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         ax.set_xlabel("layer")
         ax.grid(alpha=0.25)
     axes[0].set_ylabel("log-odds (max over positions)")
-    axes[0].legend(fontsize=8, title="method", title_fontsize=8)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colors[m], marker="o", markersize=3, label=plain(m)) for m in methods]
+    axes[0].legend(handles=handles, fontsize=8, title="method", title_fontsize=8)  # every method, not only panel 1's
     fig.suptitle("CausalGym: intervention log-odds per layer", fontsize=11)
     rel = ctx.save(fig, f"{ctx.benchmark}-log-odds-per-layer")
     caption = (
