@@ -38,14 +38,14 @@ def _pick(scores: torch.Tensor, req: GenerationRequest, generators: list[torch.G
 
 
 def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest]) -> list[GenerationResult]:
-    tok, dev = adapter.tokenizer, adapter.device
+    tok = adapter.tokenizer
     req0 = reqs[0]  # all requests of a batch share their settings
     decoding = req0.decoding or adapter.decoding
     rule: NextTokenRule | None = make_rule(adapter, decoding) if decoding else None
     prompts = [adapter.tok_encode(r.prompt) for r in reqs]
     budget = adapter.max_length - req0.max_new_tokens
     prompts = [p[-budget:] if budget > 0 else p for p in prompts]
-    ids, mask, cache, _ = _prefill_layout(adapter, prompts, req0.max_new_tokens)
+    ids, mask, cache = _prefill_layout(adapter, prompts, req0.max_new_tokens)
     sites = tuple(getattr(rule, "sites", ())) if rule is not None else ()
     if rule is not None:
         rule.start(adapter, adapter.forward([r.prompt for r in reqs], sites=sites) if rule.needs_states else None)  # type: ignore[arg-type]
@@ -150,15 +150,13 @@ def _prefill_layout(adapter: HFAdapter, prompts: list[list[int]], max_new_tokens
         cache.batch_repeat_interleave(len(prompts))
         prompts = [p[n_shared:] for p in prompts]
         prefix_mask = torch.ones((len(prompts), n_shared), dtype=torch.long, device=dev)
-    else:
-        n_shared = 0
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), tok.pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for i, p in enumerate(prompts):  # left padding (of the suffixes, when a prefix is shared)
         ids[i, width - len(p):] = torch.tensor(p)
         mask[i, width - len(p):] = 1
-    return ids.to(dev), torch.cat([prefix_mask, mask.to(dev)], dim=1), cache, n_shared
+    return ids.to(dev), torch.cat([prefix_mask, mask.to(dev)], dim=1), cache
 
 
 def eos_ids(adapter: Any) -> set[int]:

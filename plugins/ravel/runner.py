@@ -15,6 +15,7 @@ import torch
 
 from harness.interventions.engine import InterchangeEngine
 from harness.interventions.tokens import TokenBatch
+from harness.models.generation import eos_ids
 from harness.models.hooks import residual_hooks
 from harness.models.layers import base_model
 from plugins.ravel.engine_ext import encode_prompts, teacher_forced
@@ -23,18 +24,6 @@ from plugins.ravel.matching import gives_value
 from plugins.ravel.metrics import Outcome
 
 InterchangeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _eos_ids(adapter: Any) -> set[int]:
-    tok = adapter.tokenizer
-    ids = {tok.eos_token_id}
-    gen_cfg = getattr(adapter.model, "generation_config", None)
-    extra = getattr(gen_cfg, "eos_token_id", None)
-    if isinstance(extra, int):
-        ids.add(extra)
-    elif isinstance(extra, (list, tuple)):
-        ids.update(extra)
-    return {i for i in ids if i is not None}
 
 
 def to_completion(tok: Any, new_tokens: Sequence[int], eos: set[int], max_new_tokens: int) -> Completion:
@@ -113,7 +102,7 @@ class RavelRunner:
         from harness.interventions.generation import generate_with_intervention
 
         tok = self.adapter.tokenizer
-        eos = _eos_ids(self.adapter)
+        eos = eos_ids(self.adapter)
         out: list[Completion] = []
         for start in range(0, len(prompts), self.batch_size):
             chunk = [tuple(p) for p in prompts[start : start + self.batch_size]]
