@@ -72,9 +72,13 @@ class Benchmark:
     """
 
     #: Samples handed to one :meth:`evaluate` call; sample lines are flushed after each call.
-    batch_size: ClassVar[int] = 32
+    #: (Not the model batch: that is the adapter's ``--batch-size``, applied inside evaluate.)
+    samples_per_call: ClassVar[int] = 32
     #: False for benchmarks that never touch a model (the runner then loads none for them).
     needs_model: ClassVar[bool] = True
+    #: What the benchmark asks of its adapter; the runner refuses the task, before loading any
+    #: data, when the adapter does not declare all of them (see harness.whitebox.capabilities).
+    requires: ClassVar[frozenset] = frozenset()
 
     def samples(self, model: ModelAdapter | None, ctx: TaskContext) -> Sequence[Sample]:
         raise NotImplementedError

@@ -180,6 +180,10 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         from harness.models.embedded import cache_root
 
         cache_dir = cache_root() / "instances" / run_info.fingerprint[:16]
+    if bench.needs_model:
+        from harness.whitebox.capabilities import check
+
+        check(name, bench.requires, adapter)  # before any data is loaded
     ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir)
     t0 = time.time()
     samples = list(bench.samples(adapter if bench.needs_model else None, ctx))
@@ -206,7 +210,7 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
     bar = tqdm(total=len(samples), initial=len(samples) - len(pending), desc=name, disable=not cfg.progress or not dist.main, dynamic_ncols=True)
     fresh: dict[str, Any] = {}
     model = adapter if bench.needs_model else None
-    step = max(1, bench.batch_size) * dist.world
+    step = max(1, bench.samples_per_call) * dist.world
     for lo in range(0, len(pending), step):  # each round: every rank takes a strided share
         block = pending[lo : lo + step]
         mine = block[dist.rank :: dist.world]

@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from harness.interventions.tokens import TokenBatch
-from harness.models.layers import base_model, decoder_blocks, final_norm
 
 #: fn(h_base, h_source) -> new base state; all (B, d). Modules with parameters may be trained.
+#: The same signature as :class:`harness.models.base.Intervention`'s ``fn``: one way to intervene.
 InterchangeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -101,25 +101,26 @@ class CachedRun:
 
 
 class InterchangeEngine:
-    """Interchange interventions on a transformers causal LM (Llama, Gemma, GPT-2, GPT-NeoX, ...)."""
+    """Interchange interventions on a transformers causal LM (Llama, Gemma, GPT-2, GPT-NeoX, ...).
 
-    def __init__(self, model: nn.Module, pad_id: int = 0):
+    Built on an adapter (``adapter.interchange_engine()``: its layout, pad id and batch sizer, so
+    ``--batch-size`` and out-of-memory halving apply to clean runs) or, in tests, on a bare model.
+    """
+
+    def __init__(self, adapter_or_model, pad_id: int | None = None):
+        from harness.whitebox.layout import Layout
+
+        if isinstance(adapter_or_model, nn.Module):
+            model, self.sizer = adapter_or_model, None
+            self.pad_id = 0 if pad_id is None else pad_id
+        else:
+            model, self.sizer = adapter_or_model.model, adapter_or_model.sizer
+            self.pad_id = adapter_or_model.pad_token_id if pad_id is None else pad_id
         self.model = model.eval()
-        self.blocks = decoder_blocks(model)
-        self.num_layers = len(self.blocks)
-        self.inner = base_model(model)
-        self.lm_head = model.get_output_embeddings()
-        self.norm = final_norm(model)
-        self.softcap = getattr(model.config, "final_logit_softcapping", None)
-        self.pad_id = pad_id
+        self.layout = Layout.of(model)
+        self.num_layers = self.layout.num_layers
+        self.norm = self.layout.norm
         self.device = next(model.parameters()).device
-
-    @classmethod
-    def from_adapter(cls, adapter) -> InterchangeEngine:
-        """Build on a :class:`harness.models.hf.HFAdapter` (uses its model and pad id)."""
-        tok = getattr(adapter, "tokenizer", None)
-        pad = getattr(tok, "pad_token_id", None)
-        return cls(adapter.model, pad_id=pad if pad is not None else 0)
 
     @property
     def num_sites(self) -> int:
@@ -129,42 +130,47 @@ class InterchangeEngine:
 
     @torch.no_grad()
     def run(self, batch: TokenBatch, chunk_size: int = 64, sites: Sequence[int] | None = None) -> CachedRun:
-        """Run ``batch`` once (in chunks) and cache states and every layer's K/V.
+        """Run ``batch`` once (in model batches) and cache states and every layer's K/V.
 
         ``sites`` keeps the states of those sites only (the others become empty (B, T, 0)
-        tensors), to save memory when a caller intervenes at a few sites.
+        tensors), to save memory when a caller intervenes at a few sites. Batches come from the
+        adapter's sizer (``chunk_size`` is the preference under ``auto`` on a CPU) with
+        out-of-memory halving; on a bare model ``chunk_size`` is used as is.
         """
+        from harness.models.batching import run_batched
+
         keep = set(range(self.num_sites)) if sites is None else {int(s) for s in sites}
         for s in keep:
             self._check_site(s)
-        parts = []
-        for start in range(0, len(batch), chunk_size):
-            part = self._run_chunk(batch.select(range(start, min(len(batch), start + chunk_size))))
-            part.states = [h if i in keep else h[:, :, :0] for i, h in enumerate(part.states)]
-            parts.append(part)
+
+        def chunk(rows: Sequence[int]) -> list[CachedRun]:
+            part = self._run_chunk(batch.select(list(rows)), keep)
+            return [part] + [None] * (len(rows) - 1)  # one run per chunk; run_batched counts rows
+
+        rows = list(range(len(batch)))
+        if self.sizer is not None:
+            parts = [p for p in run_batched(rows, self.sizer, chunk, default=chunk_size) if p is not None]
+        else:
+            parts = [chunk(rows[i : i + chunk_size])[0] for i in range(0, len(rows), chunk_size)]
         return parts[0] if len(parts) == 1 else CachedRun.concat(parts, self.pad_id)
 
-    def _run_chunk(self, batch: TokenBatch) -> CachedRun:
-        states: dict[int, torch.Tensor] = {}
-        handles = [self.blocks[0].register_forward_pre_hook(_capture_input(states, 0), with_kwargs=True)]
-        for i, block in enumerate(self.blocks):
-            handles.append(block.register_forward_hook(_capture_output(states, i + 1)))
-        try:
-            out = self.inner(
+    def _run_chunk(self, batch: TokenBatch, keep: set[int]) -> CachedRun:
+        from harness.whitebox.hooks import site_hooks
+
+        with site_hooks(self.layout, read=range(self.num_sites)) as states:
+            out = self.layout.base(
                 input_ids=batch.input_ids.to(self.device),
                 attention_mask=batch.attention_mask.to(self.device),
                 use_cache=True,
             )
-        finally:
-            for h in handles:
-                h.remove()
         cache = out.past_key_values
         width = batch.input_ids.shape[1]
         keys = [layer.keys for layer in cache.layers]
         values = [layer.values for layer in cache.layers]
         if any(k.shape[2] != width for k in keys):
             raise NotImplementedError("inputs longer than a sliding attention window are not supported by the cached engine")
-        return CachedRun(batch, [states[s] for s in range(self.num_sites)], keys, values, out.last_hidden_state)
+        kept = [states[s] if s in keep else states[s][:, :, :0] for s in range(self.num_sites)]
+        return CachedRun(batch, kept, keys, values, out.last_hidden_state)
 
     def clean_logits(self, run: CachedRun, read_positions: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, V) of the clean run at ``read_positions`` (default: each example's last token)."""
@@ -223,8 +229,10 @@ class InterchangeEngine:
         if start > 0 or return_cache:
             prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in zip(run.keys, run.values)]
             cache = DynamicCache(ddp_cache_data=prefix, config=self.model.config) if start > 0 else DynamicCache(config=self.model.config)
-        with self._start_at(site, hidden):
-            out = self.inner(
+        from harness.whitebox.hooks import site_hooks
+
+        with site_hooks(self.layout, feed=(site, hidden)):
+            out = self.layout.base(
                 input_ids=ids, attention_mask=mask, position_ids=position_ids,
                 past_key_values=cache, use_cache=cache is not None,
             )
@@ -238,29 +246,11 @@ class InterchangeEngine:
                 layers.append((layer.keys, layer.values))
         return out.last_hidden_state, DynamicCache(ddp_cache_data=layers, config=self.model.config)
 
-    @contextlib.contextmanager
-    def _start_at(self, site: int, hidden: torch.Tensor) -> Iterator[None]:
-        """Skip blocks below ``site`` and feed ``hidden`` into block ``site`` (0-based index)."""
-        skipped = list(self.blocks[:site])
-        for block in skipped:
-            block.forward = _identity
-        handle = self.blocks[site].register_forward_pre_hook(_replace_input(hidden), with_kwargs=True)
-        try:
-            yield
-        finally:
-            handle.remove()
-            for block in skipped:
-                del block.forward
-
     def _head(self, final_states: torch.Tensor) -> torch.Tensor:
-        logits = self.lm_head(final_states)
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits
+        return self.layout.head_logits(final_states)
 
     def _check_site(self, site: int) -> None:
-        if not 0 <= site <= self.num_layers:
-            raise IndexError(f"site {site} is outside 0..{self.num_layers} (0 = embeddings, {self.num_layers} = last block)")
+        self.layout.check_site(int(site))
 
     # --- the reference: full forwards with hooks ---------------------------------------------
 
@@ -285,42 +275,19 @@ class InterchangeEngine:
         bpos = base.resolve(base_positions).to(self.device)
         read = _resolve_reads(base, read_positions).to(self.device)
 
-        def edit(h: torch.Tensor) -> torch.Tensor:
-            return h.index_put((rows, bpos), fn(h[rows, bpos], src))
+        from harness.whitebox.hooks import position_edit, site_hooks
 
-        hook = self._site_hook(site, edit)
-        try:
-            with _frozen(self.model):
-                logits = self.model(input_ids=base.input_ids.to(self.device), attention_mask=base.attention_mask.to(self.device)).logits
-        finally:
-            hook.remove()
+        edit = position_edit(bpos, lambda old: fn(old, src))
+        with _frozen(self.model), site_hooks(self.layout, edit={site: [edit]}):
+            logits = self.model(input_ids=base.input_ids.to(self.device), attention_mask=base.attention_mask.to(self.device)).logits
         return logits[_rows_for(read), read]
 
     def _full_states(self, batch: TokenBatch, site: int) -> torch.Tensor:
-        states: dict[int, torch.Tensor] = {}
-        hook = (self.blocks[0].register_forward_pre_hook(_capture_input(states, 0), with_kwargs=True) if site == 0
-                else self.blocks[site - 1].register_forward_hook(_capture_output(states, site)))
-        try:
-            self.inner(input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device))
-        finally:
-            hook.remove()
+        from harness.whitebox.hooks import site_hooks
+
+        with site_hooks(self.layout, read=[site]) as states:
+            self.layout.base(input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device))
         return states[site]
-
-    def _site_hook(self, site: int, edit: Callable[[torch.Tensor], torch.Tensor]):
-        if site == 0:
-            def pre(module, args, kwargs):
-                if args:
-                    return (edit(args[0]), *args[1:]), kwargs
-                return args, {**kwargs, "hidden_states": edit(kwargs["hidden_states"])}
-
-            return self.blocks[0].register_forward_pre_hook(pre, with_kwargs=True)
-
-        def post(module, args, output):
-            if isinstance(output, tuple):
-                return (edit(output[0]), *output[1:])
-            return edit(output)
-
-        return self.blocks[site - 1].register_forward_hook(post)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -339,33 +306,6 @@ def _resolve_reads(batch: TokenBatch, reads: Sequence[int] | torch.Tensor | None
 def _rows_for(read: torch.Tensor) -> torch.Tensor:
     rows = torch.arange(read.shape[0], device=read.device)
     return rows[:, None] if read.ndim == 2 else rows
-
-
-def _identity(hidden_states, *args, **kwargs):
-    return hidden_states
-
-
-def _capture_input(store: dict[int, torch.Tensor], site: int):
-    def hook(module, args, kwargs):
-        store[site] = args[0] if args else kwargs["hidden_states"]
-
-    return hook
-
-
-def _capture_output(store: dict[int, torch.Tensor], site: int):
-    def hook(module, args, output):
-        store[site] = output[0] if isinstance(output, tuple) else output
-
-    return hook
-
-
-def _replace_input(hidden: torch.Tensor):
-    def hook(module, args, kwargs):
-        if args:
-            return (hidden, *args[1:]), kwargs
-        return args, {**kwargs, "hidden_states": hidden}
-
-    return hook
 
 
 @contextlib.contextmanager

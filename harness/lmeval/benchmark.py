@@ -11,10 +11,12 @@ from collections import defaultdict
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.whitebox.capabilities import Capability
 
 
 class LmEvalTask(Benchmark):
-    batch_size = 64
+    requires = frozenset({Capability.SCORING, Capability.GENERATION})
+    samples_per_call = 64
 
     def __init__(self, task: str, include_path: list[str] | str | None = None, num_fewshot: int | None = None,
                  bootstrap_iters: int = 100000):

@@ -73,18 +73,21 @@ class GenerationResult:
     n_tokens: int
 
 
+#: The one intervention signature: ``fn(h_base, h_source) -> new base state``, all (B, d) (or
+#: (B, k, d) for k positions each). ``h_source`` is None when an edit has no source.
+InterventionFn = Callable[["torch.Tensor", "torch.Tensor | None"], "torch.Tensor"]
+
+
 @dataclass
 class Intervention:
-    """Edit the residual stream at ``site`` and per-example ``positions`` during a forward.
+    """Edit the states at ``site`` (a residual site, or ("mlp_in"|"mlp_out", l)) and per-example
+    ``positions`` during a forward: they become ``fn(h_base, source)``. Gradients flow through
+    ``fn`` (for trainable interventions). The interchange engine takes the same ``fn``."""
 
-    ``fn`` receives the stacked states at those positions, shape (B, d) for one position per
-    example or (B, k, d) for k each, and returns replacements of the same shape. Gradients
-    flow through ``fn`` (for trainable interventions).
-    """
-
-    site: int
+    site: Any
     positions: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor
-    fn: Callable[[torch.Tensor], torch.Tensor]
+    fn: InterventionFn
+    source: torch.Tensor | None = None
 
 
 @dataclass
@@ -94,7 +97,8 @@ class ForwardOutput:
     logits: torch.Tensor  # (B, T, V)
     attention_mask: torch.Tensor  # (B, T)
     lengths: list[int]
-    states: dict[int, torch.Tensor] = field(default_factory=dict)  # site -> (B, T, d), pre-final-norm
+    states: dict[Any, torch.Tensor] = field(default_factory=dict)  # site -> (B, T, d), pre-final-norm
+    cache: Any = None  # the KV cache, when the forward continued one
 
     def at(self, positions: Sequence[int]) -> torch.Tensor:
         """Logits at one position per example (negative = from that example's end)."""

@@ -40,6 +40,8 @@ def free_memory() -> None:
 class BatchSizer:
     """The adapter's current batch size; ``auto`` is resolved on first use and shrinks on OOM."""
 
+    _cap: int | None = None  # set by an out-of-memory error, shared by every caller
+
     def __init__(self, adapter: HFAdapter, batch_size: int | str, max_batch_size: int):
         self.adapter = adapter
         self.requested = batch_size
@@ -54,17 +56,28 @@ class BatchSizer:
         else:
             self._size = None
 
-    def size(self, longest: int = 0) -> int:
+    def size(self, longest: int = 0, default: int | None = None) -> int:
+        """The model batch to use now. ``default`` is a caller's preferred size where the user
+        asked for ``auto`` on a CPU (where memory does not limit it); an explicit
+        ``--batch-size N`` always wins, and an out-of-memory cap always applies."""
         if self._size is None:
-            self._size = self._probe(longest or min(self.adapter.max_length, 2048))
-        return self._size
+            if default is not None and self.requested == "auto" and self.adapter.device.type == "cpu":
+                size = int(default)
+            else:
+                self._size = self._probe(longest or min(self.adapter.max_length, 2048))
+                size = self._size
+        else:
+            size = self._size
+        return max(1, min(size, self._cap)) if self._cap is not None else size
 
-    def shrink(self) -> int:
-        if self._size is None or self._size <= 1:
+    def shrink(self, used: int | None = None) -> int:
+        """Halve the batch after an out-of-memory error at ``used`` (default: the current size)."""
+        current = used if used is not None else (self._cap or self._size or 1)
+        if current <= 1:
             raise RuntimeError("out of memory at batch size 1")
-        self._size = max(1, self._size // 2)
-        log.warning("out of memory: batch size halved to %d", self._size)
-        return self._size
+        self._cap = max(1, current // 2)
+        log.warning("out of memory: batch size halved to %d", self._cap)
+        return self._cap
 
     def _probe(self, length: int) -> int:
         """Largest power-of-two batch (≤ max) whose forward at ``length`` tokens fits."""
@@ -94,17 +107,20 @@ def run_batched(
     fn: Callable[[Sequence[T]], list[R]],
     cost: Callable[[Sequence[T]], int] | None = None,
     on_batch: Callable[[Sequence[T]], None] | None = None,
+    default: int | None = None,
 ) -> list[R]:
     """Apply ``fn`` to consecutive batches of ``items``; on OOM halve and retry the same items.
 
     ``cost(batch)`` (default ``len``) is compared with the batch size, so a batch can be
     measured in rows that differ from items (e.g. continuations of shared contexts).
+    ``default`` is the caller's preferred batch under ``auto`` on a CPU (see :meth:`BatchSizer.size`).
+    This is the one batching path: every chunked forward of the harness and its plugins uses it.
     """
     cost = cost or len
     out: list[R] = []
     start = 0
     while start < len(items):
-        limit = sizer.size()
+        limit = sizer.size(default=default)
         end = start + 1
         while end < len(items) and cost(items[start : end + 1]) <= limit:
             end += 1
@@ -117,7 +133,7 @@ def run_batched(
             free_memory()
             if len(batch) == 1 and cost(batch) <= 1:
                 raise
-            sizer.shrink()
+            sizer.shrink(limit)
             continue
         if len(results) != len(batch):
             raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)} items")

@@ -23,8 +23,11 @@ from harness.models.base import (
     WeightEditor,
 )
 from harness.models.batching import BatchSizer
-from harness.models.hooks import residual_hooks
-from harness.models.layers import decoder_blocks, unembed
+from harness.whitebox.capabilities import WHITE_BOX
+from harness.whitebox.decode import eos_ids
+from harness.whitebox.hooks import position_edit, site_hooks
+from harness.whitebox.layout import Layout, Site
+from harness.whitebox.prefix_store import PrefixStore
 
 log = logging.getLogger("harness.models")
 
@@ -52,7 +55,9 @@ def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
 
 
 class HFAdapter(ModelAdapter):
-    """A transformers causal LM behind the :class:`ModelAdapter` protocol."""
+    """A transformers causal LM behind the :class:`ModelAdapter` protocol (every capability)."""
+
+    capabilities = WHITE_BOX
 
     def __init__(
         self,
@@ -81,9 +86,11 @@ class HFAdapter(ModelAdapter):
         self.max_length = max_length or _max_length(model, tokenizer)
         self.decoding = decoding
         self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
-        self.blocks = decoder_blocks(model)
+        self.layout = Layout.of(model)
         self.sizer = BatchSizer(self, batch_size, max_batch_size)
+        self.prefix_store = PrefixStore()  # KV caches of shared prompt prefixes, across calls
         self._fingerprint: str | None = None
+        self._engine: Any = None
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -135,7 +142,7 @@ class HFAdapter(ModelAdapter):
 
     @property
     def num_layers(self) -> int:
-        return len(self.blocks)
+        return self.layout.num_layers
 
     @property
     def hidden_size(self) -> int:
@@ -147,8 +154,31 @@ class HFAdapter(ModelAdapter):
         tok = self.tokenizer
         return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
 
+    @property
+    def pad_token_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)
+
     def unembed(self, hidden: torch.Tensor, final_norm: bool = True) -> torch.Tensor:
-        return unembed(self.model, hidden, final_norm)
+        """Logits from residual states (optional final norm, LM head, soft-capping)."""
+        return self.layout.unembed(hidden, final_norm)
+
+    def unembedder(self) -> Any:
+        """W_U, its bias and the final norm, for decoding rules that unembed by vocabulary chunk."""
+        from harness.whitebox.unembed import Unembedder
+
+        return Unembedder.from_layout(self.layout)
+
+    def eos_ids(self) -> set[int]:
+        """The token ids that end a generation (one rule for every decode path)."""
+        return eos_ids(self.model, self.tokenizer)
+
+    def interchange_engine(self) -> Any:
+        """The cached interchange engine on this model (built once, batched by this adapter)."""
+        if self._engine is None:
+            from harness.interventions.engine import InterchangeEngine
+
+            self._engine = InterchangeEngine(self)
+        return self._engine
 
     def fingerprint(self) -> str:
         """sha256 over config, dtype, tokenizer vocabulary and a strided sample of every weight."""
@@ -176,6 +206,23 @@ class HFAdapter(ModelAdapter):
             ids = [self.tokenizer.bos_token_id] + ids
         return ids
 
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """Context and continuation ids tokenised together, as lm-eval scores them."""
+        return scoring.encode_pair(self, context, continuation)
+
+    def encode_with_offsets(self, texts: Sequence[str], bos: bool | None = None) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        """Token ids of each text and each token's character span, tokenised as :meth:`tok_encode`
+        (``bos=None``: a BOS exactly when the adapter adds one; its span is (0, 0))."""
+        tok = self.tokenizer
+        if not getattr(tok, "is_fast", False):
+            raise TypeError(f"{type(tok).__name__} is not a fast tokenizer; character offsets need one")
+        enc = tok(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        add = self.add_bos_token if bos is None else bos
+        head = [tok.bos_token_id] if add and tok.bos_token_id is not None else []
+        ids = [head + list(seq) for seq in enc["input_ids"]]
+        offsets = [[(0, 0)] * len(head) + [tuple(o) for o in offs] for offs in enc["offset_mapping"]]
+        return ids, offsets
+
     def encode_batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         """Right-padded ids and mask on the model's device, and each text's length."""
         seqs = [self.tok_encode(t) for t in texts]
@@ -202,17 +249,48 @@ class HFAdapter(ModelAdapter):
         ids, mask, lengths = self.encode_batch(texts)
         return self.forward_ids(ids, mask, lengths, sites, interventions, grad)
 
-    def forward_ids(self, ids, mask, lengths, sites=(), interventions=(), grad=False) -> ForwardOutput:
-        """:meth:`forward` on already-tokenised, right-padded ids."""
+    def forward_ids(
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        lengths: Sequence[int] | None = None,
+        sites: Sequence[Site] = (),
+        interventions: Sequence[Intervention] = (),
+        grad: bool = False,
+        past_key_values: Any = None,
+        past_length: int = 0,
+        last_logits_only: bool = False,
+        keep_cache: bool = False,
+    ) -> ForwardOutput:
+        """:meth:`forward` on already-tokenised, right-padded ids. With ``past_key_values`` the
+        ids continue ``past_length`` cached tokens (``mask`` then covers the cached columns too);
+        with it or ``keep_cache`` the returned ``cache`` holds every column. Interventions'
+        positions index ``ids``; ``last_logits_only`` computes the LM head at the last column."""
+        lengths = list(lengths) if lengths is not None else (mask[:, past_length:].sum(-1)).tolist()
+        edits: dict[Site, list] = {}
+        for iv in interventions:
+            pos = _absolute_positions(iv.positions, lengths)
+            fn, src = iv.fn, iv.source
+            edits.setdefault(iv.site, []).append(position_edit(pos, lambda old, fn=fn, src=src: fn(old, src)))
+        cached = past_key_values is not None or keep_cache
+        kw: dict[str, Any] = {"use_cache": cached}
+        if cached:
+            width = ids.shape[1]
+            kw["past_key_values"] = past_key_values
+            kw["position_ids"] = past_length + torch.arange(width, device=ids.device)[None, :].expand(ids.shape[0], -1)
+        if last_logits_only and "logits_to_keep" in _forward_params(self.model):
+            kw["logits_to_keep"] = 1
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
-        with ctx, residual_hooks(self.blocks, sites, interventions, lengths) as states:
-            logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
-        return ForwardOutput(logits=logits, attention_mask=mask, lengths=list(lengths), states=dict(states))
+        with ctx, site_hooks(self.layout, read=sites, edit=edits) as states:
+            out = self.model(input_ids=ids, attention_mask=mask, **kw)
+        return ForwardOutput(logits=out.logits, attention_mask=mask, lengths=lengths, states=dict(states),
+                             cache=out.past_key_values if cached else None)
 
     @contextlib.contextmanager
     def weight_edits(self, editor: WeightEditor, edits: Sequence[Any]) -> Iterator[None]:
         """Snapshot the weights, let ``editor`` change them, restore them on exit (also on error)."""
         snapshot = {n: p.detach().clone() for n, p in self.model.named_parameters()}
+        self.prefix_store.clear()  # cached prefixes were computed with the old weights
         try:
             editor.apply(self, edits)
             yield
@@ -220,6 +298,7 @@ class HFAdapter(ModelAdapter):
             with torch.no_grad():
                 for n, p in self.model.named_parameters():
                     p.copy_(snapshot[n])
+            self.prefix_store.clear()
 
     # -- scoring and generation ---------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest], progress: bool = False) -> list[LoglikelihoodResult]:
@@ -230,6 +309,25 @@ class HFAdapter(ModelAdapter):
 
     def generate(self, requests: Sequence[GenerationRequest], progress: bool = False) -> list[GenerationResult]:
         return generation.generate(self, requests, progress=progress)
+
+
+def _forward_params(model: Any) -> Any:
+    import inspect
+
+    return inspect.signature(model.forward).parameters
+
+
+def _absolute_positions(positions: Any, lengths: Sequence[int]) -> torch.Tensor:
+    """(B,) or (B, k) absolute indices into right-padded rows; negatives count from each end."""
+    pos = torch.as_tensor(positions, dtype=torch.long)
+    lens = torch.as_tensor(list(lengths), dtype=torch.long)
+    if pos.shape[0] != len(lens):
+        raise ValueError(f"intervention positions for {pos.shape[0]} examples, but the batch has {len(lens)}")
+    lens_b = lens if pos.dim() == 1 else lens[:, None]
+    pos = torch.where(pos < 0, lens_b + pos, pos)
+    if (pos < 0).any() or (pos >= lens_b).any():
+        raise IndexError(f"intervention position out of range for sequence lengths {list(lengths)}: {positions}")
+    return pos
 
 
 def _max_length(model: Any, tokenizer: Any) -> int:

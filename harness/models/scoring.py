@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 
 from harness.models.base import LoglikelihoodRequest, LoglikelihoodResult, RollingRequest
 from harness.models.batching import run_batched
-from harness.models.layers import base_model, unembed
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.hf import HFAdapter
@@ -62,7 +61,7 @@ def _result(logprobs: torch.Tensor, greedy: torch.Tensor, cont: list[int]) -> Lo
 
 def _score_states(adapter: HFAdapter, states: torch.Tensor, conts: Sequence[list[int]]) -> list[LoglikelihoodResult]:
     """Results from final-layer states ``(n_tokens_total, d)`` that predict the concatenated ``conts``."""
-    logits = unembed(adapter.model, states, apply_final_norm=False)  # the base model already normed
+    logits = adapter.layout.head_logits(states)  # the base model already normed
     lg = F.log_softmax(logits.float(), dim=-1)
     flat = torch.tensor([t for c in conts for t in c], device=lg.device)
     picked = lg.gather(1, flat[:, None])[:, 0].cpu()
@@ -76,7 +75,7 @@ def _score_states(adapter: HFAdapter, states: torch.Tensor, conts: Sequence[list
 
 def _base(adapter: HFAdapter, **kwargs) -> Any:
     """The base model's output (final-normed states, cache): the LM head runs only where needed."""
-    return base_model(adapter.model)(**kwargs)
+    return adapter.layout.base(**kwargs)
 
 
 def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[LoglikelihoodResult]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.whitebox.capabilities import Capability
 from plugins.activation_decoding.openqa import CONTAINMENT, QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
 from plugins.activation_decoding.selection import aggregate_settings
 from plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
@@ -43,17 +44,11 @@ def _check_selection(selection: str) -> bool:
     return selection == "alternate"
 
 
-def _hf_adapter(model: Any) -> Any:
-    inner = getattr(model, "inner", model)  # unwrap the request cache
-    if not hasattr(inner, "blocks") or not hasattr(inner, "model"):
-        raise TypeError(f"activation decoding needs a transformers model adapter with hidden states, got {type(inner).__name__}")
-    return inner
-
-
 class TruthfulQAMC(Benchmark):
     """TruthfulQA MC1/MC2/MC3 for every setting, from one batched forward per question."""
+    requires = frozenset({Capability.SCORING, Capability.SITE_READ})
 
-    batch_size = 16
+    samples_per_call = 16
 
     def __init__(self, path: str = "truthfulqa_sample.csv", methods: list[str] | None = None, sweep: dict[str, Any] | None = None,
                  instruction: bool = False, selection: str = "none", select_metric: str = "mc2", limit: int | None = None):
@@ -75,7 +70,7 @@ class TruthfulQAMC(Benchmark):
     def _get_scorer(self, model: Any) -> Any:
         from plugins.activation_decoding.mc_scorer import MCScorer
 
-        adapter = _hf_adapter(model)
+        adapter = model  # the runner checked SITE_READ (``requires``) before loading data
         if self._scorer_for is not adapter:
             self._scorer, self._scorer_for = MCScorer(adapter, self.settings), adapter
         return self._scorer
@@ -102,8 +97,9 @@ class TruthfulQAMC(Benchmark):
 
 class OpenQAGeneration(Benchmark):
     """2-shot "Q: ..\\nA:" generation, stopped at "Q:", scored by lenient exact match per decoding."""
+    requires = frozenset({Capability.GENERATION, Capability.SITE_READ})
 
-    batch_size = 64
+    samples_per_call = 64
 
     def __init__(self, path: str = "openqa_sample.jsonl", format: str | None = None, split: str | None = None,
                  decodings: list[str] | None = None, sweep: dict[str, Any] | None = None, max_new_tokens: int = 32,

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
 from plugins.activation_decoding.entropy import DEFAULT_VOCAB_CHUNK, EntropyStats, context_entropy_stats
 from plugins.activation_decoding.settings import resolve_layer
-from plugins.activation_decoding.unembed import Unembedder
 
 
 class EntropyContrastRule:
@@ -48,12 +47,15 @@ class EntropyContrastRule:
         repetition_penalty: float = 1.0,
         chunk_size: int = DEFAULT_VOCAB_CHUNK,
     ):
-        if not hasattr(adapter, "model") or not hasattr(adapter, "blocks"):
-            raise TypeError(f"{type(adapter).__name__} is not a transformers adapter; activation decoding needs hidden states and the LM head")
+        from harness.whitebox.capabilities import Capability, missing
+
+        lacking = missing({Capability.SITE_READ}, getattr(adapter, "capabilities", ()))
+        if lacking:
+            raise TypeError(f"{type(adapter).__name__} offers no {', '.join(lacking)}; activation decoding needs hidden states and the LM head")
         n_layers = adapter.num_layers
         self.adapter = adapter
         self.alpha = float(alpha)
-        self.unembed = Unembedder.from_model(adapter.model)
+        self.unembed = adapter.unembedder()
         self.info_layer = resolve_layer(int(info_layer), n_layers) if info_layer is not None else None
         self.dola_layers = candidate_layers(str(dola_layers), n_layers, self.unembed.tied) if dola_layers is not None else None
         if not 0.0 <= float(relative_top) <= 1.0:

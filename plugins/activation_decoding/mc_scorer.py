@@ -27,11 +27,9 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from harness.models.scoring import encode_pair
 from plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
 from plugins.activation_decoding.entropy import token_entropy
 from plugins.activation_decoding.settings import MethodSetting, resolve_layer
-from plugins.activation_decoding.unembed import Unembedder, run_with_states
 
 #: DoLa's multiple-choice code writes this score for tokens outside the relative-top set.
 RELATIVE_TOP_VALUE = -1000.0
@@ -59,7 +57,7 @@ class MCScorer:
         self.adapter = adapter
         self.use_prefix_cache = use_prefix_cache
         self.n_layers = adapter.num_layers
-        self.unembed = Unembedder.from_model(adapter.model)
+        self.unembed = adapter.unembedder()
         self.settings = list(settings)
         self.entropy_keys = sorted({(resolve_layer(s.info_layer, self.n_layers), s.final_norm) for s in self.settings if s.uses_entropy})
         self.dola_keys = sorted({self._dola_key(s) for s in self.settings if s.uses_dola})
@@ -74,7 +72,7 @@ class MCScorer:
     @torch.no_grad()
     def score(self, context: str, answers: Sequence[str]) -> list[AnswerScores]:
         """Score " " + answer after ``context`` for every answer (one batched forward)."""
-        pairs = [encode_pair(self.adapter, context, " " + a) for a in answers]
+        pairs = [self.adapter.encode_pair(context, " " + a) for a in answers]
         for a, (_, cont) in zip(answers, pairs):
             if not cont:
                 raise ValueError(f"answer {a!r} encodes to no tokens after the context")
@@ -95,7 +93,7 @@ class MCScorer:
         pad = self.adapter.tokenizer.pad_token_id
         ids = torch.tensor([s + [pad] * (width - len(s)) for s in suffixes], device=self.device)
         mask = torch.tensor([[1] * (prefix + len(s)) + [0] * (width - len(s)) for s in suffixes], device=self.device)
-        out = run_with_states(self.adapter, ids, mask, self.sites, past_key_values=cache, past_length=prefix)
+        out = self.adapter.forward_ids(ids, mask, sites=self.sites, past_key_values=cache, past_length=prefix, keep_cache=True)
 
         # Every answer token as one row: (answer index, suffix position predicting it, token id).
         conts = [cont for _, cont in pairs]
@@ -147,7 +145,7 @@ class MCScorer:
             keep, cache, states = 0, None, {}
         ids = torch.tensor([tokens[keep:]], device=self.device)
         mask = torch.ones((1, len(tokens)), dtype=torch.long, device=self.device)
-        out = run_with_states(self.adapter, ids, mask, self.sites, past_key_values=cache, past_length=keep, last_logits_only=True)
+        out = self.adapter.forward_ids(ids, mask, sites=self.sites, past_key_values=cache, past_length=keep, last_logits_only=True, keep_cache=True)
         states = {s: torch.cat([states[s], h[0]], 0) if s in states else h[0] for s, h in out.states.items()}
         self._last = (list(tokens), states, copy.deepcopy(out.cache))
         return states, out.cache

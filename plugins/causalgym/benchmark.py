@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult, mean_and_stderr
+from harness.whitebox.capabilities import Capability
 
 log = logging.getLogger("harness.causalgym")
 
@@ -44,7 +45,8 @@ LOW_ACCURACY = 0.6
 
 
 class CausalGymBenchmark(Benchmark):
-    batch_size = len(ALL_METHODS)
+    requires = frozenset({Capability.SITE_READ, Capability.SITE_EDIT, Capability.GRAD_INTERVENTIONS, Capability.CACHED_RERUN})
+    samples_per_call = len(ALL_METHODS)
 
     def __init__(
         self,
@@ -225,14 +227,10 @@ class CausalGymBenchmark(Benchmark):
         if self._state is not None and self._state.task == task:
             return self._state
         self._state = None  # free the previous task's runs first
-        from harness.interventions import InterchangeEngine
         from plugins.causalgym.prepare import prepare
         from plugins.causalgym.sweep import build_state
 
-        if not hasattr(model, "model") or not hasattr(model, "tokenizer"):
-            raise TypeError(f"CausalGym needs a transformers model adapter (got {type(model).__name__})")
-        if self._engine is None or self._engine.model is not model.model:
-            self._engine = InterchangeEngine.from_adapter(model)
+        self._engine = model.interchange_engine()  # built once per adapter, by the adapter
         train, evals = self.pairs_for(task, ctx.seed)
         template = self.template_of(task)
         prep_train = prepare(train, model.tokenizer, template, self.bos)

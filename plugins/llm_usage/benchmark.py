@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.whitebox.capabilities import Capability
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "tasks" / "llm_usage" / "data"
 
@@ -36,8 +37,9 @@ def in_holdout(doc_id: str, fraction: float, seed: int) -> bool:
 
 
 class LLMUsageValidation(Benchmark):
+    requires = frozenset({Capability.GENERATION})
     needs_model = False
-    batch_size = 1
+    samples_per_call = 1
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.whitebox.capabilities import Capability
 from harness.registry import resolve
 from plugins.mquake import scoring
 from plugins.mquake.data import Case, group_cases, group_edits, load_cases, parse_k
@@ -38,7 +39,8 @@ DEFAULT_MAX_NEW_TOKENS = {"plain": 16, "cot": 96, "mello": 64}
 
 
 class MQuAKEBenchmark(Benchmark):
-    batch_size = 16
+    requires = frozenset({Capability.GENERATION})
+    samples_per_call = 16
 
     def __init__(
         self,
@@ -76,8 +78,13 @@ class MQuAKEBenchmark(Benchmark):
         self.max_new_tokens = int(max_new_tokens or DEFAULT_MAX_NEW_TOKENS[self.style])
         self.edit_wise, self.instance_wise = bool(edit_wise), bool(instance_wise)
         self.editor_ref, self.editor_args = editor, dict(editor_args or {})
-        self.prefix_cache, self.limit = bool(prefix_cache), limit
+        if not prefix_cache:
+            raise ValueError("prefix_cache: false is no longer a task argument; turn prefix reuse off for the model "
+                             "with --model-args share_prefix=false")
+        self.limit = limit
         self.edited = method != "noedit"
+        if method == "weight_edit":
+            self.requires = type(self).requires | {Capability.WEIGHT_EDITS}
         self._cases: dict[str, Case] = {}
         self._groups: list[list[Case]] = []
         self._group_of: dict[str, int] = {}
@@ -85,7 +92,6 @@ class MQuAKEBenchmark(Benchmark):
         self._group_edits: dict[int, tuple] = {}  # group -> its distinct edits (in-context)
         self._retriever = None
         self._demos: str | None = None
-        self._generators: dict[int, Any] = {}
 
     # -- samples ------------------------------------------------------------------------------
     def samples(self, model: ModelAdapter | None, ctx: TaskContext) -> Sequence[Sample]:
@@ -127,14 +133,9 @@ class MQuAKEBenchmark(Benchmark):
         return [self._result(case, outcomes[case.case_id], probes.get(case.case_id, {})) for case in cases]
 
     def _generator(self, model: ModelAdapter) -> Any:
-        """The adapter, or a wrapper reusing the KV cache of prompt prefixes shared by a batch."""
-        if not self.prefix_cache:
-            return model
-        if id(model) not in self._generators:
-            from plugins.mquake.prefix_cache import SharedPrefixGenerator
-
-            self._generators = {id(model): SharedPrefixGenerator.wrap(model)}
-        return self._generators[id(model)]
+        """The adapter itself: its generate reuses the KV cache of shared prompt prefixes
+        (MeLLo's demonstrations) across calls through the core prefix store."""
+        return model
 
     def _context_edits(self, case: Case) -> tuple:
         """Edits placed in the prompt: the whole group's for in-context editing, none otherwise."""

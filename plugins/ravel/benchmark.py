@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.whitebox.capabilities import Capability
 from plugins.ravel.data import RavelData, load_entity_type
 from plugins.ravel.instance import EVAL_SPLITS, InstanceConfig, RavelInstance, build_instance, cache_path, data_key
 from plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, fit_method
@@ -51,8 +52,9 @@ def resolve_layer(layer: int | str, num_layers: int) -> int:
 
 class RavelBenchmark(Benchmark):
     """Cause / Isolate / Disentangle of interpretability methods on entity attributes."""
+    requires = frozenset({Capability.GENERATION, Capability.SITE_READ, Capability.SITE_EDIT, Capability.GRAD_INTERVENTIONS, Capability.CACHED_RERUN})
 
-    batch_size = 1  # one (type, method, target) cell per call: each is a training run
+    samples_per_call = 1  # one (type, method, target) cell per call: each is a training run
 
     def __init__(
         self,

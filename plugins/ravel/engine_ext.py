@@ -20,16 +20,13 @@ IGNORE = -100
 
 
 def encode_prompts(adapter: Any, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:
-    """Token ids of each text as the adapter would run it, and the entity's last-token index."""
-    tok = adapter.tokenizer
-    if not getattr(tok, "is_fast", False):
-        raise TypeError(f"{type(tok).__name__} is not a fast tokenizer; RAVEL needs character offsets to find entities")
-    enc = tok(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-    bos = [tok.bos_token_id] if getattr(adapter, "add_bos_token", False) and tok.bos_token_id is not None else []
-    ids, positions = [], []
-    for seq, offsets, (start, end) in zip(enc["input_ids"], enc["offset_mapping"], spans):
-        ids.append(bos + list(seq))
-        positions.append(len(bos) + last_token_overlapping(offsets, start, end))
+    """Token ids of each text as the adapter runs it (its BOS rule), and the entity's last-token
+    index, from the adapter's character offsets."""
+    try:
+        ids, offsets = adapter.encode_with_offsets(texts)
+    except TypeError as err:
+        raise TypeError(f"{err}; RAVEL needs character offsets to find entities") from None
+    positions = [last_token_overlapping(offs, start, end) for offs, (start, end) in zip(offsets, spans)]
     return ids, positions
 
 

@@ -13,11 +13,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from harness.interventions.engine import InterchangeEngine
 from harness.interventions.tokens import TokenBatch
-from harness.models.generation import eos_ids
-from harness.models.hooks import residual_hooks
-from harness.models.layers import base_model
+from harness.models.batching import run_batched
 from plugins.ravel.engine_ext import encode_prompts, teacher_forced
 from plugins.ravel.instance import Completion, RavelExample
 from plugins.ravel.matching import gives_value
@@ -52,7 +49,7 @@ class RavelRunner:
             raise ValueError(f"layer {site} is outside 0..{adapter.num_layers} for {adapter.name}")
         self.adapter, self.site = adapter, site
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
-        self.engine = InterchangeEngine.from_adapter(adapter)
+        self.engine = adapter.interchange_engine()
         self._encoded: dict[tuple[str, tuple[int, int]], tuple[list[int], int]] = {}
         self._states: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
         self._runs: dict[tuple, Any] = {}  # clean runs of evaluation prompts, shared by methods
@@ -71,15 +68,14 @@ class RavelRunner:
         """(N, d) residual states at the site, at each text's entity last token (memoised)."""
         keys = [(t, tuple(s)) for t, s in zip(texts, spans)]
         missing = list(dict.fromkeys(k for k in keys if k not in self._states))
-        inner = base_model(self.adapter.model)
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start : start + self.batch_size]
+
+        def read(chunk: Sequence[tuple]) -> list[torch.Tensor]:
             ids, pos = self.encode([k[0] for k in chunk], [k[1] for k in chunk])
-            batch = TokenBatch.from_ids(ids, self.engine.pad_id)
-            with residual_hooks(self.adapter.blocks, [self.site], (), batch.lengths) as states:
-                inner(input_ids=batch.input_ids.to(self.adapter.device), attention_mask=batch.attention_mask.to(self.adapter.device))
-            h = states[self.site][torch.arange(len(chunk)), torch.tensor(pos)].float().cpu()
-            self._states.update({k: h[i] for i, k in enumerate(chunk)})
+            run = self.engine.run(TokenBatch.from_ids(ids, self.engine.pad_id), chunk_size=len(chunk), sites=[self.site])
+            return list(run.at(self.site, pos).float().cpu())
+
+        for k, h in zip(missing, run_batched(missing, self.adapter.sizer, read, default=self.batch_size)):
+            self._states[k] = h
         if not keys:
             return torch.zeros(0, self.adapter.hidden_size)
         return torch.stack([self._states[k] for k in keys])
@@ -102,19 +98,20 @@ class RavelRunner:
         from harness.interventions.generation import generate_with_intervention
 
         tok = self.adapter.tokenizer
-        eos = eos_ids(self.adapter)
-        out: list[Completion] = []
-        for start in range(0, len(prompts), self.batch_size):
-            chunk = [tuple(p) for p in prompts[start : start + self.batch_size]]
+        eos = self.adapter.eos_ids()
+
+        def batch(rows: Sequence[int]) -> list[Completion]:
+            chunk = [tuple(prompts[i]) for i in rows]
             run = self._clean_run(chunk, reuse)
             if fn is None:
                 pos, f, src = [-1] * len(chunk), keep_base, torch.zeros(len(chunk), self.adapter.hidden_size)
             else:
-                pos, f, src = list(positions[start : start + len(chunk)]), fn, sources[start : start + len(chunk)]
+                pos, f, src = [positions[i] for i in rows], fn, sources[list(rows)]
             gen = generate_with_intervention(self.engine, run, self.site, pos, src.to(self.engine.device), f,
-                                             self.max_new_tokens, eos_token_id=tok.eos_token_id)
-            out.extend(to_completion(tok, row, eos, self.max_new_tokens) for row in gen.tokens.tolist())
-        return out
+                                             self.max_new_tokens, eos=eos, tokenizer=tok)
+            return [to_completion(tok, row, eos, self.max_new_tokens) for row in gen.tokens.tolist()]
+
+        return run_batched(list(range(len(prompts))), self.adapter.sizer, batch, default=self.batch_size)
 
     def _clean_run(self, chunk: list[tuple[int, ...]], reuse: bool):
         key = tuple(chunk)

@@ -60,7 +60,7 @@ def test_a_cell_equals_the_paper_formula_computed_by_hand(adapter):
         ids = tok(base_text, add_special_tokens=False, return_tensors="pt")["input_ids"]
         with torch.no_grad():
             clean = model(input_ids=ids).logits[0, -1].tolist()
-            handle = adapter.blocks[site - 1].register_forward_hook(edit)
+            handle = adapter.layout.blocks[site - 1].register_forward_hook(edit)
             try:
                 inter = model(input_ids=ids).logits[0, -1].tolist()
             finally:

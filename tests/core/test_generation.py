@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from harness.models.base import GenerationRequest as G
-from harness.models.generation import MIN_SHARED_PREFIX, cut_at_stop, shared_prefix_length
+from harness.models.generation import MIN_SHARED_PREFIX, shared_prefix_length
+from harness.whitebox.decode import cut_at_stop
 from harness.testing import tiny_adapter
 
 PROMPTS = ["Once upon a time", "Hi", "The cat sat on the mat and then it", "1, 2, 3,", "Q: What is the capital of France?\nA:"]

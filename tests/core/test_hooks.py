@@ -38,20 +38,20 @@ def test_interchange_intervention_matches_manual_patch(arch):
     base, source = ["The cat sat on the mat"], ["A dog ran in the park"]
     site = 2
     src = adapter.hidden_states(source, sites=[site], positions=[1])[site]
-    out = adapter.run_with_interventions(base, [Intervention(site, [1], lambda h: src)], grad=False)
+    out = adapter.run_with_interventions(base, [Intervention(site, [1], lambda h, _s: src)], grad=False)
     clean = adapter.forward(base)
     # positions before the patch are unaffected (causal attention); at and after it they change
     torch.testing.assert_close(out.logits[0, :1], clean.logits[0, :1], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(out.logits[0, 1:], clean.logits[0, 1:])
     # identity interventions change nothing, at any site including the embeddings
-    same = adapter.run_with_interventions(base, [Intervention(s, [-1], lambda h: h) for s in (0, 1, 3)], grad=False)
+    same = adapter.run_with_interventions(base, [Intervention(s, [-1], lambda h, _s: h) for s in (0, 1, 3)], grad=False)
     torch.testing.assert_close(same.logits, clean.logits)
 
 
 def test_gradients_flow_into_trainable_interventions():
     adapter = tiny_adapter("llama")
     shift = torch.zeros(adapter.hidden_size, requires_grad=True)
-    out = adapter.run_with_interventions(TEXTS[:2], [Intervention(1, [-1, -1], lambda h: h + shift)])
+    out = adapter.run_with_interventions(TEXTS[:2], [Intervention(1, [-1, -1], lambda h, _s: h + shift)])
     out.at([-1, -1]).logsumexp(-1).sum().backward()
     assert shift.grad is not None and shift.grad.abs().sum() > 0
     assert all(p.grad is None for p in adapter.model.parameters())
@@ -60,15 +60,15 @@ def test_gradients_flow_into_trainable_interventions():
 def test_hooks_removed_even_when_forward_raises():
     adapter = tiny_adapter("llama")
 
-    def boom(h):
+    def boom(h, _s):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         adapter.run_with_interventions(TEXTS[:1], [Intervention(1, [0], boom)])
-    assert all(not b._forward_hooks and not b._forward_pre_hooks for b in adapter.blocks)
+    assert all(not b._forward_hooks and not b._forward_pre_hooks for b in adapter.layout.blocks)
     with pytest.raises(IndexError):
-        adapter.run_with_interventions(TEXTS[:1], [Intervention(1, [50], lambda h: h)])
-    assert all(not b._forward_hooks for b in adapter.blocks)
+        adapter.run_with_interventions(TEXTS[:1], [Intervention(1, [50], lambda h, _s: h)])
+    assert all(not b._forward_hooks for b in adapter.layout.blocks)
 
 
 def test_weight_edits_are_restored():
@@ -78,7 +78,7 @@ def test_weight_edits_are_restored():
     class Zero:
         def apply(self, adapter, edits):
             with torch.no_grad():
-                adapter.blocks[0].mlp.down_proj.weight.mul_(0.0)
+                adapter.layout.blocks[0].mlp.down_proj.weight.mul_(0.0)
 
     with adapter.weight_edits(Zero(), ["edit"]):
         assert not torch.allclose(adapter.forward(TEXTS[:1]).logits, before)

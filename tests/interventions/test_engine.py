@@ -15,7 +15,7 @@ from harness.interventions import (
     generate_with_intervention,
     vanilla,
 )
-from harness.interventions.generation import generate_full
+from reference import generate_full
 from harness.testing import tiny_model
 
 ARCHS = ["llama", "gpt2", "neox", "gemma3"]

@@ -26,7 +26,7 @@ def hooked_greedy(ad, prompts, n, site=None, positions=None, fn=None, sources=No
     seqs = [list(p) for p in prompts]
     for _ in range(n):
         batch = TokenBatch.from_ids(seqs, ad.tokenizer.pad_token_id)
-        ivs = [Intervention(site, positions, lambda h: fn(h, sources))] if fn is not None else []
+        ivs = [Intervention(site, positions, fn, source=sources)] if fn is not None else []
         out = ad.forward_ids(batch.input_ids, batch.attention_mask, batch.lengths, interventions=ivs)
         nxt = out.at([-1] * len(seqs)).argmax(-1).tolist()
         seqs = [s + [t] for s, t in zip(seqs, nxt)]
@@ -76,7 +76,7 @@ def test_teacher_forced_problem_equals_hooked_full_forward(arch):
     with torch.no_grad():
         fast = problem.logits(fn)
         ref = ad.forward_ids(batch.input_ids, batch.attention_mask, batch.lengths,
-                             interventions=[Intervention(1, pos, lambda h: fn(h, src))]).logits
+                             interventions=[Intervention(1, pos, fn, source=src)]).logits
     slow = ref[torch.arange(len(seqs))[:, None], reads]
     assert fast.shape == slow.shape == (len(seqs), 3, ad.model.config.vocab_size)
     torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)

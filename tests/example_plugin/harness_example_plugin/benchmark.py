@@ -9,7 +9,7 @@ from harness.models.base import LoglikelihoodRequest
 
 
 class ArithmeticMC(Benchmark):
-    batch_size = 4
+    samples_per_call = 4
 
     def __init__(self, n: int = 50, max_operand: int = 50, fewshot: int = 2):
         if n < 1:

@@ -1,0 +1,151 @@
+"""The one KV-cached decode loop, shared by plain, shared-prefix and intervened generation.
+
+A *prefill* (see :mod:`harness.models.generation` and :mod:`harness.interventions.generation`)
+turns prompts into a :class:`Prefilled`: the KV cache, the attention mask over cached columns,
+and the next-token logits. :func:`decode` then picks a token per row, feeds it back at that
+row's next position (position ids count real tokens only, so left padding, right padding and a
+shared prefix with padding after it all decode the same way) and stops rows by one EOS rule
+(:func:`eos_ids`) and the requests' stop strings (:class:`StopTracker`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+from harness.models.base import GenerationRequest, GenerationResult
+from harness.whitebox.hooks import site_hooks
+from harness.whitebox.layout import Layout, Site
+
+
+@dataclass
+class Prefilled:
+    cache: Any  # a transformers Cache holding every prompt column
+    mask: torch.Tensor  # (B, W) 1 for real tokens, 0 for padding, over the cached columns
+    logits: torch.Tensor  # (B, V) next-token logits after each prompt
+    states: dict[Site, torch.Tensor] = field(default_factory=dict)  # site -> (B, 1, d) at each prompt's end
+
+
+#: Scores for the next token from (logits (B, V), states {site: (B, 1, d)}, step).
+ScoreFn = Callable[[torch.Tensor, dict, int], torch.Tensor]
+#: The next token ids (B,) from scores (B, V).
+PickFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the earliest stop string, and whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The one EOS rule: the tokenizer's EOS plus any the generation config adds (Gemma ends
+    turns with several)."""
+    cfg = getattr(model, "generation_config", None)
+    ids = getattr(cfg, "eos_token_id", None) if cfg is not None else None
+    extra = list(ids) if isinstance(ids, (list, tuple)) else ([ids] if ids is not None else [])
+    return {t for t in (tokenizer.eos_token_id, *extra) if t is not None}
+
+
+def accepts_logits_to_keep(model: Any) -> bool:
+    """Whether the model can return logits for the last position only (saves the LM head on
+    every prompt position: ~40% of a prefill for Gemma's 262k vocabulary)."""
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
+class StopTracker:
+    """Per-row bookkeeping of a batched decode: the tokens each row produced, and why it ended
+    (an EOS id, a stop string, or the length budget when neither came)."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[Sequence[str]], eos: set[int]):
+        self.tok, self.stops, self.eos = tokenizer, [tuple(s) for s in stops], eos
+        self.tokens: list[list[int]] = [[] for _ in self.stops]
+        self.finish = [""] * len(self.stops)
+
+    @classmethod
+    def for_requests(cls, tokenizer: Any, requests: Sequence[GenerationRequest], eos: set[int]) -> StopTracker:
+        return cls(tokenizer, [r.stop for r in requests], eos)
+
+    def add(self, next_tokens: Sequence[int]) -> bool:
+        """Record one step's token per row (finished rows ignore theirs); True when all ended."""
+        for i, t in enumerate(next_tokens):
+            if self.finish[i]:
+                continue
+            if t in self.eos:
+                self.finish[i] = "eos"
+                continue
+            self.tokens[i].append(t)
+            stops = self.stops[i]
+            if stops and _stop_in_tail(self.tok, self.tokens[i], stops):
+                self.finish[i] = "stop"
+        return all(self.finish)
+
+    def results(self) -> list[GenerationResult]:
+        out = []
+        for stops, toks, why in zip(self.stops, self.tokens, self.finish):
+            text, stopped = cut_at_stop(self.tok.decode(toks, skip_special_tokens=True), stops)
+            out.append(GenerationResult(text=text, finish_reason="stop" if stopped else (why or "length"), n_tokens=len(toks)))
+        return out
+
+
+def _stop_in_tail(tok: Any, tokens: list[int], stops: Sequence[str]) -> bool:
+    """Whether the newest token completed a stop string. A stop of n characters spans at most
+    n tokens, so only that tail is decoded (decoding everything each step is quadratic)."""
+    tail = max(len(s) for s in stops) + 2
+    return cut_at_stop(tok.decode(tokens[-tail:]), stops)[1]
+
+
+def greedy(scores: torch.Tensor) -> torch.Tensor:
+    return scores.argmax(-1)
+
+
+def sampler(temperature: float, top_p: float, generators: Sequence[torch.Generator | None]) -> PickFn:
+    """Temperature / nucleus sampling with one generator per row (so batching keeps seeds)."""
+
+    def pick(scores: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(scores.float() / max(temperature, 1e-6), dim=-1)
+        if top_p < 1.0:
+            sorted_p, order = probs.sort(-1, descending=True)
+            keep = sorted_p.cumsum(-1) - sorted_p < top_p
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
+            probs = probs / probs.sum(-1, keepdim=True)
+        return torch.stack([torch.multinomial(p, 1, generator=g)[0] for p, g in zip(probs.cpu(), generators)]).to(scores.device)
+
+    return pick
+
+
+@torch.no_grad()
+def decode(
+    layout: Layout,
+    prefilled: Prefilled,
+    tracker: StopTracker,
+    max_new_tokens: int,
+    pick: PickFn = greedy,
+    score: ScoreFn | None = None,
+    sites: Sequence[Site] = (),
+    on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+) -> StopTracker:
+    """Generate up to ``max_new_tokens`` per row from ``prefilled``; ``score`` (a decoding
+    rule) turns each step's logits and the states at ``sites`` into scores; ``on_step`` sees
+    each step's logits (B, V) and picked tokens (B,) (e.g. to keep the distributions)."""
+    model = layout.model
+    keep = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
+    cache, mask, logits, states = prefilled.cache, prefilled.mask, prefilled.logits, prefilled.states
+    for step in range(max_new_tokens):
+        scores = score(logits, states, step) if score is not None else logits
+        nxt = pick(scores)
+        if on_step is not None:
+            on_step(logits, nxt)
+        if tracker.add(nxt.tolist()) or step == max_new_tokens - 1:
+            break
+        positions = mask.sum(-1, keepdim=True)  # real tokens so far = the new token's position
+        mask = torch.cat([mask, torch.ones_like(nxt)[:, None].to(mask.dtype)], dim=1)
+        with site_hooks(layout, read=sites) as read:
+            out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=positions,
+                        past_key_values=cache, use_cache=True, **keep)
+        cache, logits = out.past_key_values, out.logits[:, -1, :]
+        states = {s: h[:, -1:, :] for s, h in read.items()}
+    return tracker
