@@ -40,7 +40,7 @@ def main() -> None:
 
     import torch
 
-    from harness.interventions import CachedProblem, HookedProblem, InterchangeEngine, RotatedSubspace, TokenBatch, TrainConfig, train
+    from harness.interventions import CachedProblem, HookedProblem, RotatedSubspace, TokenBatch, TrainConfig, train
     from harness.models.embedded import load_embedded
     from plugins.causalgym.metrics import logodds_effect
     from plugins.causalgym.pairs import make_splits
@@ -52,7 +52,7 @@ def main() -> None:
     splits = make_splits(template, {"train": n_train, "dev": n_eval}, seed=0)
     tr, ev = (prepare(splits[s], adapter.tokenizer, template) for s in ("train", "dev"))
     span = template.first_label_span
-    engine = InterchangeEngine.from_adapter(adapter)
+    engine = adapter.interchange_engine()
     pad = engine.pad_id
     sites = list(range(1, engine.num_layers + 1, 6 if args.quick else 1))
     cfg = TrainConfig(lr=5e-3, batch_size=4, epochs=1, warmup=0.1, seed=0)
@@ -84,7 +84,7 @@ def main() -> None:
             else:
                 train_p = HookedProblem(engine, tr_b, tr_s, site, pos(tr, "base"), pos(tr, "src"), targets)
                 eval_p = HookedProblem(engine, ev_b, ev_s, site, pos(ev, "base"), pos(ev, "src"))
-            module = RotatedSubspace(engine.model.config.hidden_size, rank=1, seed=0)
+            module = RotatedSubspace(adapter.hidden_size, rank=1, seed=0)
             train(train_p, module, cfg)
             with torch.no_grad():
                 logits = eval_p.logits(module)
