@@ -6,7 +6,7 @@ Quick tour (see README.md in this folder)::
                                        RotatedSubspace, Subspace, vanilla, train, TrainConfig,
                                        make_featurizer)
 
-    engine = InterchangeEngine.from_adapter(adapter)          # or InterchangeEngine(hf_model)
+    engine = adapter.interchange_engine()                     # or InterchangeEngine(hf_model) in tests
     base = engine.run(TokenBatch.from_ids(base_ids, pad_id))  # clean run, cached once
     src = engine.run(TokenBatch.from_ids(src_ids, pad_id))
     logits = engine.intervene(base, site, base_pos, src.at(site, src_pos), vanilla)   # (B, V)

@@ -71,7 +71,15 @@ class MCScorer:
     # -- features ---------------------------------------------------------------------------
     @torch.no_grad()
     def score(self, context: str, answers: Sequence[str]) -> list[AnswerScores]:
-        """Score " " + answer after ``context`` for every answer (one batched forward)."""
+        """Score " " + answer after ``context`` for every answer: one batched forward per model
+        batch (by default all of a question's answers at once; ``--batch-size`` and
+        out-of-memory halving split them through the adapter's one batching path)."""
+        from harness.models.batching import run_batched
+
+        return run_batched(list(answers), self.adapter.sizer, lambda chunk: self._score(context, chunk), default=len(answers))
+
+    @torch.no_grad()
+    def _score(self, context: str, answers: Sequence[str]) -> list[AnswerScores]:
         pairs = [self.adapter.encode_pair(context, " " + a) for a in answers]
         for a, (_, cont) in zip(answers, pairs):
             if not cont:
