@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
-from plugins.activation_decoding.detection import auroc_metrics, detection_report, entropy_sums, entropy_settings, truthfulqa_records
+from plugins.activation_decoding.detection import auroc_metrics, detection_report, entropy_key, entropy_settings, entropy_sums, truthfulqa_records
 from plugins.activation_decoding.openqa import CONTAINMENT, QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
 from plugins.activation_decoding.selection import aggregate_settings
 from plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
@@ -156,9 +156,11 @@ class OpenQAGeneration(Benchmark):
     def __init__(self, path: str = "openqa_sample.jsonl", format: str | None = None, split: str | None = None,
                  decodings: list[str] | None = None, sweep: dict[str, Any] | None = None, max_new_tokens: int = 32,
                  stop: list[str] | None = None, shots: list[list[str]] | None = None, selection: str = "none",
-                 containment: str = "substring", limit: int | None = None):
+                 containment: str = "substring", detect: str | None = None, limit: int | None = None):
         self.path = resolve_data_path(str(path))
         self.format, self.split, self.limit = format, split, limit
+        # ``detect: "info_layer=-1,final_norm=true"``: the entropy signal of every prediction (detection.py)
+        self.detect = MethodSetting.parse(f"activation,alpha=1,{detect}") if detect else None
         self.specs = _settings_from_args(decodings, sweep)
         for spec in self.specs:
             parse_spec(spec)
@@ -190,7 +192,33 @@ class OpenQAGeneration(Benchmark):
                 pred = clean_prediction(out.text, self.stop)
                 values[i][f"{spec}/em"] = lenient_match(pred, s.doc["answers"], self.containment)
                 logs[i][spec] = pred
-        return [SampleResult(s.id, v, {"predictions": lg}) for s, v, lg in zip(samples, values, logs)]
+        results = [SampleResult(s.id, v, {"predictions": lg}) for s, v, lg in zip(samples, values, logs)]
+        if self.detect is not None:
+            self._log_signals(model, samples, results)
+        return results
+
+    def _log_signals(self, model: Any, samples: Sequence[Sample], results: list[SampleResult]) -> None:
+        """Score each non-empty prediction after its prompt; log sum E, log p and its token count."""
+        from plugins.activation_decoding.mc_scorer import MCScorer
+
+        scorer = MCScorer(_hf_adapter(model), [self.detect])
+        for s, r in zip(samples, results):
+            r.log["signals"] = {}
+            for spec, pred in r.log["predictions"].items():
+                if not pred:
+                    continue  # an empty answer has no tokens to read; it is left out of the AUROC
+                (a,) = scorer.score(s.prompt, [pred])
+                r.log["signals"][spec] = {"true": r.values[f"{spec}/em"] == 1.0, "logprob": a.logprob, "n_tokens": a.n_tokens,
+                                          "entropy": {entropy_key(self.detect): a.logprob - a.scores[self.detect.label]}}
 
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
-        return aggregate_settings([r.values for r in results], self.labels, ("em",), "em", self.selection)
+        res = aggregate_settings([r.values for r in results], self.labels, ("em",), "em", self.selection, seed=ctx.seed)
+        if self.detect is not None:
+            key = entropy_key(self.detect)
+            res.details["detection"] = {}
+            for spec in self.specs:
+                recs = [{"question": r.sample_id, **r.log["signals"][spec]} for r in results if spec in r.log.get("signals", {})]
+                report = detection_report(recs, [key], seed=ctx.seed)
+                res.details["detection"][spec] = report
+                res.metrics.update({f"{spec}/{k}": v for k, v in auroc_metrics(report).items()})
+        return res

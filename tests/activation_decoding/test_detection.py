@@ -107,3 +107,24 @@ def test_binary_task_on_the_sample_and_selection_against_greedy(adapters):
     chosen = agg.details["selection"]["families"]["activation"]["chosen"]
     assert vs["mean"] == pytest.approx(np.mean([v[f"{chosen}/binary"] - v["greedy/binary"] for v in report]))
     assert vs["wins"] + vs["losses"] + vs["ties"] == 3
+
+
+def test_open_qa_entropy_signal_end_to_end(adapters, our_decoders):
+    from plugins.activation_decoding.benchmarks import OpenQAGeneration
+
+    bench = OpenQAGeneration(decodings=["greedy"], max_new_tokens=3, limit=8, detect="info_layer=2,final_norm=true")
+    ctx = TaskContext(task="q")
+    samples = bench.samples(None, ctx)
+    results = bench.evaluate(adapters["llama"], samples, ctx)
+    recs = [r.log["signals"]["greedy"] for r in results if "greedy" in r.log["signals"]]
+    assert recs and all(x["true"] == (r.values["greedy/em"] == 1.0) for r, x in zip(results, recs) if "greedy" in r.log["signals"])
+    # tiny random models rarely answer right: force both classes to test the AUROC path
+    for i, r in enumerate(results):
+        if "greedy" in r.log["signals"]:
+            r.log["signals"]["greedy"]["true"] = i % 2 == 0
+    agg = bench.aggregate(results, ctx)
+    det = agg.details["detection"]["greedy"]["info_layer=2,final_norm=true"]["entropy_mean"]
+    used = [r.log["signals"]["greedy"] for r in results if "greedy" in r.log["signals"]]
+    y = [int(x["true"]) for x in used]
+    scores = [signal_value("entropy_mean", x["entropy"]["info_layer=2,final_norm=true"], x["logprob"], x["n_tokens"]) for x in used]
+    assert det["auroc"] == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
