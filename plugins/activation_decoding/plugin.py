@@ -30,6 +30,12 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
             ),
         ),
         BenchmarkSpec(
+            name="activation_decoding_truthfulqa_binary",
+            implementation=f"{_PKG}.benchmarks:TruthfulQABinary",
+            description="TruthfulQA binary choice (2025 format): best answer vs best incorrect answer, per scoring setting",
+            metrics=(MetricSpec("binary", "Binary accuracy", True, "best answer scores above the best incorrect one (tie = 0.5)"),),
+        ),
+        BenchmarkSpec(
             name="activation_decoding_openqa",
             implementation=f"{_PKG}.benchmarks:OpenQAGeneration",
             description="Open-domain QA (TriviaQA / NQ-open / HotpotQA formats), 2-shot, lenient exact match per decoding",

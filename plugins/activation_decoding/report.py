@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plugins.activation_decoding.selection import aggregate_settings, family
+from plugins.activation_decoding.stats import paired_difference
 from plugins.activation_decoding.truthfulqa import MCQuestion, mc_metrics
 
 METRICS = ("mc1", "mc2", "mc3")
@@ -46,8 +47,10 @@ def length_control(path: Path, betas: tuple[float, ...] = LENGTH_BETAS, select_m
         for beta, label in zip(betas, labels):
             scores = {a: rec["logprob"] - beta * rec["n_tokens"] for a, rec in answers.items()}
             v.update({f"{label}/{m}": x for m, x in mc_metrics(scores, item).items()})
+        v.update({f"greedy/{m}": x for m, x in mc_metrics({a: rec["logprob"] for a, rec in answers.items()}, item).items()})
         values.append(v)
-    res = aggregate_settings(values, labels, METRICS, select_metric, selection=True)
+    res = aggregate_settings(values, ["greedy", *labels], METRICS, select_metric, selection=True)
+    res.details["values"] = values
     return res.metrics, res.stderr, res.details
 
 
@@ -64,7 +67,19 @@ def selection_table(metrics: dict[str, float], stderr: dict[str, float], details
     for fam, info in sel["families"].items():
         cells = [f"{metrics[f'best_{fam}/{m}']:.3f} ± {stderr[f'best_{fam}/{m}']:.3f}" for m in METRICS]
         lines.append(f"| {fam} | `{info['chosen']}` ({info['n_candidates']}) | {info[select_key]:.3f} | " + " | ".join(cells) + " |")
+    if any("vs_greedy" in info for info in sel["families"].values()):
+        lines += ["", "Chosen setting minus greedy on the same report questions (paired; 95% bootstrap / t interval; "
+                  "questions better / worse / equal):", "", "| method | " + " | ".join(f"Δ {m.upper()}" for m in METRICS) + " |",
+                  "|---|" + "---|" * len(METRICS)]
+        for fam, info in sel["families"].items():
+            if fam != "greedy" and "vs_greedy" in info:
+                lines.append(f"| {fam} | " + " | ".join(_paired_cell(info["vs_greedy"][m]) for m in METRICS) + " |")
     return "\n".join(lines)
+
+
+def _paired_cell(p: dict[str, Any]) -> str:
+    return (f"{p['mean']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] / [{p['t_low']:+.3f}, {p['t_high']:+.3f}]; "
+            f"{p['wins']}/{p['losses']}/{p['ties']}")
 
 
 def grid_table(metrics: dict[str, float], method: str = "activation", metric: str = "mc2") -> str:
@@ -93,6 +108,7 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--task", default=None, help="task name inside a results file (default: the first with a selection)")
     parser.add_argument("--length-control", action="store_true", help="also the log p - beta * length control (sample logs only)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the selection (with the paired differences) to this JSON file")
     args = parser.parse_args()
     if args.path.suffix == ".jsonl":
         metrics, stderr, details = from_sample_log(args.path)
@@ -101,6 +117,9 @@ def main() -> None:
         task = args.task or next(t for t, d in doc["details"].items() if isinstance(d, dict) and "selection" in d)
         metrics, stderr, details = doc["results"][task], doc["stderr"][task], doc["details"][task]
     print(selection_table(metrics, stderr, details))
+    report: dict[str, Any] = {"source": args.path.name, "selection": details["selection"],
+                              "report_metrics": {k: v for k, v in metrics.items() if k.startswith("best_")},
+                              "report_stderr": {k: v for k, v in stderr.items() if k.startswith("best_")}}
     greedy = [f"{m.upper()} {metrics[f'greedy/{m}']:.3f}" for m in METRICS if f"greedy/{m}" in metrics]
     print(f"\nAll questions, greedy: {', '.join(greedy)}\n")
     for method in ("activation", "activation_dola"):
@@ -113,6 +132,15 @@ def main() -> None:
         lm, ls, ld = length_control(args.path)
         print("Length control: log p(answer) - beta * n_tokens\n")
         print(selection_table(lm, ls, ld))
+        report["length_control"] = ld["selection"]
+        # the chosen activation setting against the chosen length control, on the same report questions
+        sample_values = [json.loads(line)["values"] for line in args.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        act, length = details["selection"]["families"]["activation"]["chosen"], ld["selection"]["families"]["length"]["chosen"]
+        pairs = [(v[f"{act}/mc2"], w[f"{length}/mc2"]) for v, w in zip(sample_values, ld["values"]) if v["fold"] == 1]
+        report["activation_vs_length_control"] = {"a": act, "b": length, "mc2": paired_difference(*zip(*pairs))}
+        print(f"\n{act} minus {length}, MC2 on the report questions: {_paired_cell(report['activation_vs_length_control']['mc2'])}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

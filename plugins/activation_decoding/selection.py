@@ -12,6 +12,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from harness.benchmark import TaskResult, mean_and_stderr
+from plugins.activation_decoding.stats import paired_difference
+
+#: The setting every chosen one is compared with.
+BASELINE = "greedy"
 
 
 def family(label: str) -> str:
@@ -24,9 +28,12 @@ def aggregate_settings(
     metrics: Sequence[str],
     select_metric: str,
     selection: bool,
+    seed: int = 0,
 ) -> TaskResult:
     """Metrics ``LABEL/METRIC`` over all samples, the first label's as plain ``METRIC``, and
-    with ``selection`` the per-family ``best_FAMILY/METRIC`` on the report split."""
+    with ``selection`` the per-family ``best_FAMILY/METRIC`` on the report split, each with its
+    paired difference against greedy there (``vs_greedy``: mean, bootstrap and t intervals,
+    wins and losses), so a gain is never stated without its interval."""
     if select_metric not in metrics:
         raise ValueError(f"select_metric {select_metric!r} is not one of {list(metrics)}")
     out, err = {}, {}
@@ -63,5 +70,10 @@ def aggregate_settings(
                 "n_candidates": len(candidates),
                 "report": report_row,
             }
+            if BASELINE in labels:  # the chosen setting against greedy on the same report questions
+                chosen_by_family[fam]["vs_greedy"] = {
+                    m: paired_difference([float(v[f"{best}/{m}"]) for v in report], [float(v[f"{BASELINE}/{m}"]) for v in report], seed=seed)
+                    for m in metrics
+                }
         details["selection"] = {"select_metric": select_metric, "n_select": len(select), "n_report": len(report), "families": chosen_by_family}
     return TaskResult(metrics=out, stderr=err, n_samples=len(values), details=details)

@@ -19,8 +19,10 @@ measured on them:
    midpoint of the mapped interval, as for the plain estimate.
 
 It corrects the bias that comes from the method itself; it cannot correct for a target
-corpus whose human text differs from H (or AI text from A). The curve's own uncertainty is
-not added to the interval. Memory: one float per reference sentence plus the per-fold word
+corpus whose human text differs from H (or AI text from A). The corrected interval comes
+from a bootstrap that refits the curve too (:mod:`plugins.llm_usage.corrected`, which uses
+the exact inverse of the curve); a calibration saved without its ratios falls back to
+mapping the plain interval through the fixed curve. Memory: one float per reference sentence plus the per-fold word
 counts; the corpora are streamed twice.
 """
 
@@ -49,6 +51,10 @@ class Calibration:
     expected: list[float]
     folds: int = 5
     info: dict[str, Any] = field(default_factory=dict)
+    #: The cross-fitted ratios the curve came from; the corrected interval resamples them
+    #: (:mod:`plugins.llm_usage.corrected`). Saved beside the JSON as ``.npz``.
+    d_human: np.ndarray | None = field(default=None, compare=False, repr=False)
+    d_ai: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.alphas) != len(self.expected) or len(self.alphas) < 2:
@@ -63,8 +69,22 @@ class Calibration:
         return float(out) if np.ndim(out) == 0 else out
 
     def correct_estimate(self, est: Estimate) -> Estimate:
+        """The plain interval mapped through the fixed curve (no calibration noise)."""
         low, high = self.correct(est.ci_low), self.correct(est.ci_high)
         return Estimate((low + high) / 2, low, high, self.correct(est.mle), est.n_sentences, est.n_bootstrap)
+
+    @property
+    def has_ratios(self) -> bool:
+        return self.d_human is not None and self.d_ai is not None and len(self.d_human) > 0 and len(self.d_ai) > 0
+
+    def corrected(self, d: np.ndarray, est: Estimate, seed: int = 0) -> Estimate:
+        """The corrected estimate of sentences ``d`` whose plain estimate is ``est``: the bootstrap
+        that refits the calibration when the reference ratios are known, else the mapped interval."""
+        if not self.has_ratios:
+            return self.correct_estimate(est)
+        from plugins.llm_usage.corrected import refit_bootstrap
+
+        return refit_bootstrap(d, self.d_human, self.d_ai, n_bootstrap=est.n_bootstrap, seed=seed)
 
     def error_at(self, alpha: float) -> float:
         """The plain estimator's bias at ``alpha`` (interpolated on the curve)."""
@@ -72,7 +92,11 @@ class Calibration:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        data = {k: v for k, v in asdict(self).items() if k not in ("d_human", "d_ai")}
+        if self.has_ratios:
+            np.savez_compressed(ratios_path(path), d_human=self.d_human, d_ai=self.d_ai)
+            data["info"] = {**data["info"], "ratios": ratios_path(path).name}
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return path
 
     @classmethod
@@ -80,12 +104,24 @@ class Calibration:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(alphas=[float(a) for a in data["alphas"]], expected=[float(e) for e in data["expected"]],
-                       folds=int(data.get("folds", 0)), info=dict(data.get("info", {})))
+            cal = cls(alphas=[float(a) for a in data["alphas"]], expected=[float(e) for e in data["expected"]],
+                      folds=int(data.get("folds", 0)), info=dict(data.get("info", {})))
         except FileNotFoundError:
             raise ValueError(f"{path}: calibration file not found") from None
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"{path}: not a calibration file (expected JSON with 'alphas' and 'expected': {err})") from None
+        if "ratios" in cal.info:
+            try:
+                with np.load(path.parent / cal.info["ratios"]) as arrays:
+                    cal.d_human, cal.d_ai = arrays["d_human"], arrays["d_ai"]
+            except (OSError, KeyError, ValueError) as err:
+                raise ValueError(f"{path}: cannot read its reference ratios {cal.info['ratios']!r} ({err})") from None
+        return cal
+
+
+def ratios_path(calibration_json: str | Path) -> Path:
+    """Where a calibration's cross-fitted reference ratios are stored: beside its JSON."""
+    return Path(calibration_json).with_suffix(".npz")
 
 
 def calibration_path(table_path: str | Path) -> Path:
@@ -176,4 +212,5 @@ def calibrate(
     d_human, d_ai = cross_fit_ratios(human, ai, folds=folds, seed=seed, **fit_kwargs)
     grid = [float(a) for a in grid]
     return Calibration(alphas=grid, expected=curve(d_human, d_ai, grid), folds=folds,
-                       info={"n_human_sentences": len(d_human), "n_ai_sentences": len(d_ai), "seed": seed})
+                       info={"n_human_sentences": len(d_human), "n_ai_sentences": len(d_ai), "seed": seed},
+                       d_human=d_human, d_ai=d_ai)

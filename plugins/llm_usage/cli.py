@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -125,11 +126,14 @@ def cmd_fit(args: argparse.Namespace, pm: Any = None) -> int:
 
     restrict = read_word_list(args.words) if args.words else None
     options = dict(min_human_count=args.min_human_count, min_ai_count=args.min_ai_count, restrict_to=restrict)
-    dist = WordDistribution(**options).fit(iter_chunks(args.human, args.human_column), iter_chunks(args.ai, args.ai_column))
+    dropped = {"human": Counter(), "ai": Counter()}
+    dist = WordDistribution(**options).fit(iter_chunks(args.human, args.human_column, dropped=dropped["human"]),
+                                           iter_chunks(args.ai, args.ai_column, dropped=dropped["ai"]))
     table = dist.table_
     table.save(args.out)
     info = table.info
     print(f"fitted {len(table)} words from {info['n_human_sentences']} human and {info['n_ai_sentences']} AI sentences -> {args.out}")
+    print(dropped_line(dropped))
     if info["dropped_infinite_log_odds"]:
         print(f"dropped (infinite log-odds): {', '.join(info['dropped_infinite_log_odds'])}")
     if args.calibrate:
@@ -139,6 +143,18 @@ def cmd_fit(args: argparse.Namespace, pm: Any = None) -> int:
         bias = ", ".join(f"{a:g}: {cal.error_at(a):+.3f}" for a in (0.0, 0.1, 0.25, 0.5))
         print(f"calibration ({args.folds}-fold cross-fit) -> {path}; plain estimator's bias at alpha = {bias}")
     return 0
+
+
+def dropped_line(dropped: dict[str, Counter]) -> str:
+    """One line: how many sentences of each corpus were left out, and why."""
+    from plugins.llm_usage.text import DROP_REASONS
+
+    parts = []
+    for name, counts in dropped.items():
+        why = ", ".join(f"{counts.get(k, 0)} with {text}" for k, text in DROP_REASONS.items())
+        parts.append(f"{sum(counts.values())} {name} ({why})")
+    return ("dropped sentences: " + "; ".join(parts)
+            + " after lower-casing and removing pure-digit tokens; a sentence needs at least two words (as in the paper's code)")
 
 
 def _load_calibration(args: argparse.Namespace) -> Any:
@@ -181,14 +197,14 @@ def cmd_estimate(args: argparse.Namespace, pm: Any = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'group':<20} {'sentences':>9}  {'alpha':>6}  {'95% interval':<15}"
+    header = f"{'group':<20} {'sentences':>9}  {'alpha':>6}  {'95% interval':<17}"
     if calibration is not None:
-        header += f"  {'corrected':>9}  {'interval':<15}"
+        header += f"  {'corrected':>9}  {'interval':<17}"
     print(header)
     for r in rows:
-        line = f"{str(r['group'])[:20]:<20} {r['n_sentences']:>9}  {r['alpha']:>6.3f}  [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        line = f"{str(r['group'])[:20]:<20} {r['n_sentences']:>9}  {r['alpha']:>6.4f}  [{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
         if calibration is not None:
-            line += f"  {r['corrected_alpha']:>9.3f}  [{r['corrected_ci_low']:.3f}, {r['corrected_ci_high']:.3f}]"
+            line += f"  {r['corrected_alpha']:>9.4f}  [{r['corrected_ci_low']:.4f}, {r['corrected_ci_high']:.4f}]"
         print(line)
     return 0
 
@@ -234,12 +250,13 @@ def cmd_validate(args: argparse.Namespace, pm: Any = None) -> int:
         print(json.dumps({"mixtures": [{"source": s, **r.as_dict()} for s, r in zip(labels, results)], "summary": summary}, indent=2))
         return 0
     corrected = calibration is not None
-    print(f"{'source':<36} {'true':>6} {'alpha':>6} {'95% interval':<15} {'error':>7}" + (f" {'corrected':>9} {'error':>7}" if corrected else ""))
+    print(f"{'source':<36} {'true':>6} {'alpha':>6} {'95% interval':<17} {'error':>7}" + (f" {'corrected':>9} {'interval':<17} {'error':>7}" if corrected else ""))
     for s, r in zip(labels, results):
         e = r.estimate
-        line = f"{s[:36]:<36} {r.true_alpha:>6.3f} {e.alpha:>6.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}] {r.error:>+7.3f}"
+        line = f"{s[:36]:<36} {r.true_alpha:>6.3f} {e.alpha:>6.4f} [{e.ci_low:.4f}, {e.ci_high:.4f}] {r.error:>+7.4f}"
         if corrected:
-            line += f" {r.corrected.alpha:>9.3f} {r.corrected_error:>+7.3f}"
+            c = r.corrected
+            line += f" {c.alpha:>9.4f} [{c.ci_low:.4f}, {c.ci_high:.4f}] {r.corrected_error:>+7.4f}"
         print(line)
     print("summary: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
     return 0

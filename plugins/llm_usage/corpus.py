@@ -19,12 +19,13 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from plugins.llm_usage.sotu_corpus import is_sotu, parse_spec, sotu_paragraphs
-from plugins.llm_usage.text import clean_tokens, document_sentences
+from plugins.llm_usage.text import clean_tokens, document_sentences, drop_reason
 
 DEFAULT_CHUNK = 50_000
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
@@ -54,16 +55,19 @@ def corpus_format(path: Path) -> str:
     return fmt
 
 
-def iter_chunks(path: str | Path, text_column: str | None = None, group_column: str | None = None, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
+def iter_chunks(path: str | Path, text_column: str | None = None, group_column: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+                dropped: Counter | None = None) -> Iterator[Chunk]:
     """Yield :class:`Chunk` objects of at most ``chunk_size`` sentences; raise if none is kept.
 
     ``path`` may also be ``sotu:YEAR``, the embedded human corpus (see :mod:`.sotu_corpus`).
+    ``dropped``, when given, counts the sentences left out, by reason (see
+    :data:`~plugins.llm_usage.text.DROP_REASONS`), so ``fit`` can say what it did not use.
     """
     if is_sotu(path):
         if group_column:
             raise CorpusError(f"{path}: the embedded corpus has no columns to group by")
         rows = ((text, None) for _, text in sotu_paragraphs(parse_spec(str(path))))
-        yield from _rows_to_chunks(rows, chunk_size, False)
+        yield from _rows_to_chunks(rows, chunk_size, False, dropped)
         return
     path = Path(path)
     if not path.is_file():
@@ -73,10 +77,10 @@ def iter_chunks(path: str | Path, text_column: str | None = None, group_column: 
         raise CorpusError(f"{path}: --group-by {group_column!r} needs a .jsonl/.csv/.parquet corpus with that column")
     n_kept = 0
     if fmt == "parquet":
-        source = _parquet_chunks(path, text_column, group_column, chunk_size)
+        source = _parquet_chunks(path, text_column, group_column, chunk_size, dropped)
     else:
         rows = {"txt": _txt_rows, "jsonl": _jsonl_rows, "csv": _csv_rows}[fmt](path, text_column, group_column)
-        source = _rows_to_chunks(rows, chunk_size, group_column is not None)
+        source = _rows_to_chunks(rows, chunk_size, group_column is not None, dropped)
     for chunk in source:
         n_kept += len(chunk)
         if len(chunk):
@@ -202,17 +206,20 @@ def _csv_rows(path: Path, text_column: str | None, group_column: str | None) -> 
         raise CorpusError(f"{path}: malformed CSV ({err})") from None
 
 
-def _rows_to_chunks(rows: Iterator[tuple[Any, str | None]], chunk_size: int, with_groups: bool) -> Iterator[Chunk]:
+def _rows_to_chunks(rows: Iterator[tuple[Any, str | None]], chunk_size: int, with_groups: bool,
+                    dropped: Counter | None = None) -> Iterator[Chunk]:
     import pyarrow as pa
 
     sentences: list[list[str]] = []
     groups: list[str] = []
     for value, group in rows:
         if isinstance(value, str):
-            kept = list(document_sentences(value))
+            kept = list(document_sentences(value, dropped))
         else:
             words = clean_tokens(value)
             kept = [words] if words is not None else []
+            if words is None and dropped is not None:
+                dropped[drop_reason(sum(1 for t in value if t and not t.isdecimal()))] += 1
         sentences.extend(kept)
         if with_groups:
             groups.extend([group] * len(kept))
@@ -260,18 +267,19 @@ def _parquet_rows(path: Path, text_column: str | None, group_column: str | None)
         yield [(v if v is not None else "", g) for v, g in zip(values, groups)]
 
 
-def _parquet_chunks(path: Path, text_column: str | None, group_column: str | None, chunk_size: int) -> Iterator[Chunk]:
+def _parquet_chunks(path: Path, text_column: str | None, group_column: str | None, chunk_size: int,
+                    dropped: Counter | None = None) -> Iterator[Chunk]:
     import pyarrow as pa
 
     pf, column = _parquet_columns(path, text_column, group_column)
     if not pa.types.is_list(pf.schema_arrow.field(column).type) and not pa.types.is_large_list(pf.schema_arrow.field(column).type):
         rows = (row for batch in _parquet_rows(path, column, group_column) for row in batch)
-        yield from _rows_to_chunks(rows, chunk_size, group_column is not None)
+        yield from _rows_to_chunks(rows, chunk_size, group_column is not None, dropped)
         return
     wanted = [column] + ([group_column] if group_column else [])
     for batch in pf.iter_batches(batch_size=chunk_size, columns=wanted):
         groups = [str(g) for g in batch.column(1).to_pylist()] if group_column else None
-        sentences, keep = clean_token_lists(batch.column(0))
+        sentences, keep = clean_token_lists(batch.column(0), dropped)
         if groups is not None:
             groups = [g for g, k in zip(groups, keep.to_pylist()) if k]
         yield Chunk(sentences, groups)
@@ -286,9 +294,9 @@ def list_rows(lists: Any) -> Any:
     return np.repeat(np.arange(len(lists), dtype=np.int64), np.diff(offsets))
 
 
-def clean_token_lists(lists: Any) -> tuple[Any, Any]:
+def clean_token_lists(lists: Any, dropped: Counter | None = None) -> tuple[Any, Any]:
     """Vectorised :func:`~plugins.llm_usage.text.clean_tokens` over an Arrow list array:
-    returns the kept sentences and the boolean mask of kept rows."""
+    returns the kept sentences and the boolean mask of kept rows (``dropped`` counts the rest)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -305,4 +313,7 @@ def clean_token_lists(lists: Any) -> tuple[Any, Any]:
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     cleaned = pa.ListArray.from_arrays(pa.array(offsets), words)
     keep_row = pa.array(counts > 1)
+    if dropped is not None:
+        dropped["no_words"] += int(np.sum(counts == 0))
+        dropped["one_word"] += int(np.sum(counts == 1))
     return pc.filter(cleaned, keep_row), keep_row

@@ -86,7 +86,7 @@ def estimate_group(group: str, d: np.ndarray, n_documents: int, n_bootstrap: int
     est = estimate_alpha(d, n_bootstrap=n_bootstrap, seed=seed)
     rec = GroupEstimate(group, est.alpha, est.ci_low, est.ci_high, est.mle, est.n_sentences, n_documents, est.n_bootstrap)
     if calibration is not None:
-        cor = calibration.correct_estimate(est)
+        cor = calibration.corrected(d, est, seed)
         rec.corrected_alpha, rec.corrected_ci_low, rec.corrected_ci_high = cor.alpha, cor.ci_low, cor.ci_high
     return rec
 

@@ -36,7 +36,10 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
                 MetricSpec("max_abs_error", "max |error|", higher_is_better=False),
                 MetricSpec("max_abs_error_corrected", "max |error| (calibrated)", higher_is_better=False),
                 MetricSpec("coverage", "95% CI coverage", higher_is_better=True, description="share of mixtures whose bootstrap interval holds the true alpha"),
-                MetricSpec("coverage_corrected", "95% CI coverage (calibrated)", higher_is_better=True),
+                MetricSpec("coverage_corrected", "95% CI coverage (calibrated)", higher_is_better=True,
+                           description="the same for the corrected interval (bootstrap that refits the calibration)"),
+                MetricSpec("width", "95% CI mean width", higher_is_better=False, description="mean width of the plain intervals"),
+                MetricSpec("width_corrected", "95% CI mean width (calibrated)", higher_is_better=False),
                 MetricSpec("bias_at_zero", "alpha-hat at alpha=0", higher_is_better=False, description="plain estimate on the all-human mixture"),
                 # Per-group mode (``estimate:``): an estimate, not a score; lower = less LLM-like text.
                 MetricSpec("mean_alpha", "mean alpha-hat over groups", higher_is_better=False, description="mean of the per-group estimates (per-group mode)"),

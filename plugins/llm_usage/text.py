@@ -17,6 +17,7 @@ sentence left with at most one word token is dropped.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Iterable, Iterator
 
 WORD_RE = re.compile(r"\b\w+\b")
@@ -74,12 +75,24 @@ def sentence_words(sentence: str) -> list[str] | None:
     return words if len(words) > 1 else None
 
 
-def document_sentences(text: str) -> Iterator[list[str]]:
-    """Word lists of the kept sentences of one document."""
+#: Why a sentence is dropped (keys of the ``dropped`` counters).
+DROP_REASONS = {"no_words": "no word left", "one_word": "only one word left"}
+
+
+def drop_reason(n_words: int) -> str | None:
+    """The :data:`DROP_REASONS` key of a sentence with ``n_words`` kept words, or None if kept."""
+    return "no_words" if n_words == 0 else "one_word" if n_words == 1 else None
+
+
+def document_sentences(text: str, dropped: Counter | None = None) -> Iterator[list[str]]:
+    """Word lists of the kept sentences of one document; ``dropped`` counts the others by reason."""
     for sentence in split_sentences(text):
-        words = sentence_words(sentence)
-        if words is not None:
+        words = [w for w in WORD_RE.findall(sentence.lower()) if not w.isdecimal()]
+        reason = drop_reason(len(words))
+        if reason is None:
             yield words
+        elif dropped is not None:
+            dropped[reason] += 1
 
 
 def clean_tokens(tokens: Iterable[str]) -> list[str] | None:

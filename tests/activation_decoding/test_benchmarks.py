@@ -9,7 +9,7 @@ from harness.benchmark import SampleResult, TaskContext
 from harness.registry import BenchmarkSpec, DecoderSpec, check_spec
 from harness.tasks import TaskIndex, builtin_task_dir, instantiate
 from plugins.activation_decoding import plugin
-from plugins.activation_decoding.benchmarks import OpenQAGeneration, TruthfulQAMC
+from plugins.activation_decoding.benchmarks import OpenQAGeneration, TruthfulQABinary, TruthfulQAMC
 from plugins.activation_decoding.selection import aggregate_settings
 
 
@@ -64,7 +64,7 @@ def test_open_qa_end_to_end(adapters, our_decoders):
 def test_registrations_and_task_files():
     for spec in plugin.harness_register_benchmarks():
         check_spec(spec, BenchmarkSpec, "activation_decoding")
-        assert spec.load() in (TruthfulQAMC, OpenQAGeneration)
+        assert spec.load() in (TruthfulQAMC, TruthfulQABinary, OpenQAGeneration)
     for spec in plugin.harness_register_decoders():
         check_spec(spec, DecoderSpec, "activation_decoding")
         assert callable(spec.load())

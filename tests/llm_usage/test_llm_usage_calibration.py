@@ -82,3 +82,45 @@ def test_mixtures_have_the_requested_composition():
     assert len(mix) == 100 and mix.sum() == 25
     with pytest.raises(ValueError, match="only 100 and 30 are available"):
         draw_mixture(d_h, d_a, 0.5, 100, np.random.default_rng(0))
+
+
+def test_exact_inverse_of_the_curve_recovers_alpha():
+    from plugins.llm_usage.corrected import inverse_curve
+    from plugins.llm_usage.mle import inverse_terms
+
+    rng = np.random.default_rng(3)
+    d_h, d_a = rng.normal(-2, 1.5, 3000), rng.normal(1.5, 1.5, 2000)
+    grid = [0.1, 0.35, 0.8]
+    expected = curve(d_h, d_a, grid)
+    assert min(expected) > 0
+    got = inverse_curve(np.array(expected), inverse_terms(d_h), inverse_terms(d_a))
+    np.testing.assert_allclose(got, grid, atol=1e-7)
+    assert inverse_curve(0.0, inverse_terms(d_h), inverse_terms(d_a))[0] == 0.0  # the flat part at 0 maps to 0
+    biased = np.concatenate([d_h, d_a[:300]])  # "human" text with some AI-like sentences: c(0) > 0
+    (c0,) = curve(biased, d_a, [0.0])
+    assert c0 > 0 and inverse_curve(c0 / 2, inverse_terms(biased), inverse_terms(d_a))[0] == 0.0  # below c(0): clipped
+
+
+def test_refit_bootstrap_adds_the_calibrations_noise(world, tmp_path):
+    """With small reference corpora the curve is noisy: the interval that refits it is wider
+    than the plain interval mapped through the fixed curve, and both bracket their midpoint."""
+    from plugins.llm_usage.corrected import refit_bootstrap
+
+    human, ai = world.human(400), world.ai(200)
+    cal = calibrate(chunks(human), chunks(ai), folds=3, seed=0)
+    assert cal.has_ratios and len(cal.d_human) == 400 and len(cal.d_ai) == 200
+    table = __import__("plugins.llm_usage.fit", fromlist=["fit_sentences"]).fit_sentences(
+        pa.array(human, type=pa.list_(pa.string())), pa.array(ai, type=pa.list_(pa.string())))
+    from plugins.llm_usage.likelihood import log_ratios
+    from plugins.llm_usage.mle import estimate_alpha
+
+    d = log_ratios(table, [Chunk(pa.array(world.human(3600) + world.ai(400), type=pa.list_(pa.string())))])
+    plain = estimate_alpha(d, n_bootstrap=400, seed=0)
+    mapped = cal.correct_estimate(plain)
+    refit = refit_bootstrap(d, cal.d_human, cal.d_ai, n_bootstrap=400, seed=0)
+    assert refit.ci_low <= refit.alpha <= refit.ci_high
+    assert refit.ci_high - refit.ci_low > 1.2 * (mapped.ci_high - mapped.ci_low)
+    assert cal.corrected(d, plain, seed=0) == refit  # what validate and estimate report
+    loaded = Calibration.load(cal.save(tmp_path / "t.calibration.json"))
+    np.testing.assert_array_equal(loaded.d_human, cal.d_human)
+    assert loaded.corrected(d, plain, seed=0) == refit

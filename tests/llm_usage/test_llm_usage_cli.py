@@ -31,6 +31,7 @@ def test_fit_estimate_validate_end_to_end(corpora):
                       "--out", str(table), "--calibrate", "--folds", "3")
     assert fit.returncode == 0, fit.stderr
     assert "fitted" in fit.stdout and table.is_file() and (corpora / "table.calibration.json").is_file()
+    assert "dropped sentences: 0 human" in fit.stdout  # the world's sentences all have many words
 
     est = harness_cli("llm-usage", "estimate", "--table", str(table), "--corpus", str(corpora / "corpus.jsonl"),
                       "--group-by", "month", "--bootstrap", "200", "--json")
@@ -48,6 +49,30 @@ def test_fit_estimate_validate_end_to_end(corpora):
     lines = val.stdout.splitlines()
     assert lines[0].split()[:3] == ["source", "true", "alpha"] and "corrected" in lines[0]
     assert len(lines) == 1 + 4 + 1 and lines[-1].startswith("summary: mae=")
+    alpha_cell = lines[1].split()[2]
+    assert len(alpha_cell.split(".")[1]) == 4  # alpha-hat to 4 decimals
+
+    val = harness_cli("llm-usage", "validate", "--table", str(table), "--human", str(corpora / "held_human.parquet"),
+                      "--ai", str(corpora / "held_ai.parquet"), "--alphas", "0,0.1,0.2", "--bootstrap", "200", "--json")
+    summary = json.loads(val.stdout)["summary"]
+    mixtures = json.loads(val.stdout)["mixtures"]
+    for suffix in ("", "_corrected"):
+        assert 0.0 <= summary[f"coverage{suffix}"] <= 1.0 and summary[f"width{suffix}"] > 0
+    widths = [m["corrected_ci_high"] - m["corrected_ci_low"] for m in mixtures]
+    assert summary["width_corrected"] == pytest.approx(sum(widths) / len(widths))
+
+
+def test_fit_reports_dropped_sentences_and_why(tmp_path, world):
+    human = tmp_path / "human.txt"
+    sentences = [" ".join(s).capitalize() + "." for s in world.human(400)]
+    human.write_text(" ".join(sentences) + " Yes. Maybe. 42 17. Fine words here.\n", encoding="utf-8")
+    write_token_parquet(tmp_path / "ai.parquet", world.ai(400) + [["only"], ["7", "8"], ["one", "9"]])
+    fit = harness_cli("llm-usage", "fit", "--human", str(human), "--ai", str(tmp_path / "ai.parquet"), "--out", str(tmp_path / "t.csv"))
+    assert fit.returncode == 0, fit.stderr
+    line = next(x for x in fit.stdout.splitlines() if x.startswith("dropped sentences"))
+    # human: "Yes." and "Maybe." keep one word each, "42 17." none; AI: ["only"] and ["one", "9"] one word, ["7", "8"] none
+    assert "3 human (1 with no word left, 2 with only one word left)" in line
+    assert "3 ai (1 with no word left, 2 with only one word left)" in line
 
 
 @pytest.mark.slow
