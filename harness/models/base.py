@@ -16,6 +16,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
+from harness.whitebox.capabilities import BLACK_BOX
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -134,10 +136,14 @@ class WeightEditor(Protocol):
 
 
 class ModelAdapter(abc.ABC):
-    """What benchmarks may ask of a model. Backends implement what they can; the rest raise
-    :class:`UnsupportedCapability`."""
+    """What benchmarks may ask of a model. Backends implement what they can, declare it in
+    ``capabilities`` (the runner refuses tasks that need more), and raise
+    :class:`UnsupportedCapability` for the rest. The names plugins may use are listed in
+    :data:`harness.whitebox.protocol.PLUGIN_API`."""
 
     name: str = "model"
+    #: What this backend can do (:class:`harness.whitebox.capabilities.Capability`).
+    capabilities: frozenset = BLACK_BOX
 
     @abc.abstractmethod
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...

@@ -1,0 +1,122 @@
+"""The white-box layer's contracts that the conformance suite does not cover: accelerate hooks
+survive the engine's block skipping, every chunked forward honours the model batch size, and the
+runner refuses a task its adapter cannot serve before loading any data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.interventions import TokenBatch, vanilla
+from harness.models.base import GenerationRequest, GenerationResult, LoglikelihoodResult, ModelAdapter
+from harness.testing import tiny_adapter
+
+TEXTS = ["The cat sat on the mat today", "A dog ran", "Paris is the capital of France", "Hi", "One two three four five six", "Seven", "Eight nine ten"]
+
+
+def test_block_skipping_keeps_accelerate_hooks_and_results():
+    """The engine's partial re-run must not replace a block's forward (accelerate wraps it)."""
+    from accelerate.hooks import ModelHook, add_hook_to_module
+
+    class Count(ModelHook):
+        def __init__(self):
+            self.calls = 0
+
+        def pre_forward(self, module, *args, **kwargs):
+            self.calls += 1
+            return args, kwargs
+
+    adapter = tiny_adapter("llama", batch_size=8)
+    blocks = adapter.layout.blocks
+    hooks = [Count() for _ in blocks]
+    for block, hook in zip(blocks, hooks):
+        add_hook_to_module(block, hook)
+    wrapped = [block.forward for block in blocks]
+    engine = adapter.interchange_engine()
+    ids = [adapter.tok_encode(t) for t in TEXTS[:4]]
+    base, src = engine.run(TokenBatch.from_ids(ids, adapter.pad_token_id)), engine.run(TokenBatch.from_ids(ids[::-1], adapter.pad_token_id))
+    calls_before = [h.calls for h in hooks]
+    fast = engine.intervene(base, 2, [0] * 4, src.at(2, [0] * 4), vanilla)
+    assert [h.calls - c for h, c in zip(hooks, calls_before)] == [0, 0, 1]  # only the block above site 2 ran
+    assert [block.forward for block in blocks] == wrapped and all(hasattr(b, "_hf_hook") for b in blocks)
+    assert adapter.layout.base.layers is blocks  # the container is back
+    slow = engine.intervene_full(TokenBatch.from_ids(ids, adapter.pad_token_id), TokenBatch.from_ids(ids[::-1], adapter.pad_token_id),
+                                 2, [0] * 4, [0] * 4, vanilla)
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=0)
+    assert all(h.calls > c for h, c in zip(hooks, calls_before))  # the full forward went through every hook
+
+
+def _batch_rows(adapter):
+    """Record the number of rows of every forward through block 0."""
+    rows: list[int] = []
+    handle = adapter.layout.blocks[0].register_forward_pre_hook(
+        lambda m, args, kwargs: rows.append((args[0] if args else kwargs["hidden_states"]).shape[0]), with_kwargs=True)
+    return rows, handle
+
+
+@pytest.mark.parametrize("batch_size", [2, 3])
+def test_every_chunked_forward_honours_the_model_batch_size(batch_size):
+    from plugins.activation_decoding.mc_scorer import MCScorer
+    from plugins.activation_decoding.settings import MethodSetting
+    from plugins.ravel.runner import RavelRunner
+
+    adapter = tiny_adapter("llama", batch_size=batch_size)
+    rows, handle = _batch_rows(adapter)
+    try:
+        adapter.interchange_engine().run(TokenBatch.from_ids([adapter.tok_encode(t) for t in TEXTS], adapter.pad_token_id))
+        assert max(rows) == batch_size and sum(rows) == len(TEXTS)
+        rows.clear()
+        runner = RavelRunner(adapter, site=1, max_new_tokens=2)  # its own preference (32) yields to an explicit size
+        runner.complete(TEXTS)
+        assert max(rows) <= batch_size
+        rows.clear()
+        MCScorer(adapter, [MethodSetting.parse("greedy")], use_prefix_cache=False).score("Q: Which?\nA:", ["one", "two", "three", "four", "five"])
+        assert max(rows) <= batch_size and len(rows) >= 2
+        rows.clear()
+        adapter.generate([GenerationRequest(t, max_new_tokens=2) for t in TEXTS])
+        assert max(rows) <= batch_size
+    finally:
+        handle.remove()
+
+
+def test_auto_on_cpu_keeps_each_callers_preferred_batch():
+    adapter = tiny_adapter("llama", batch_size="auto")
+    rows, handle = _batch_rows(adapter)
+    try:
+        adapter.interchange_engine().run(TokenBatch.from_ids([adapter.tok_encode(t) for t in TEXTS], adapter.pad_token_id), chunk_size=4)
+    finally:
+        handle.remove()
+    assert rows == [4, 3]
+
+
+class TextOnly(ModelAdapter):
+    """A black-box backend (like an API model): scoring and generation, no states."""
+
+    name = "text-only"
+
+    def loglikelihood(self, requests):
+        return [LoglikelihoodResult(logprob=-1.0, is_greedy=False) for _ in requests]
+
+    def generate(self, requests):
+        return [GenerationResult(text="x", finish_reason="length", n_tokens=1) for _ in requests]
+
+    def fingerprint(self):
+        return "text-only"
+
+
+def test_runner_refuses_a_task_the_adapter_cannot_serve_before_loading_data(tmp_path):
+    from harness.runner import RunConfig, run
+
+    data = tmp_path / "broken_ravel"
+    data.mkdir()
+    for part in ("entity_attributes", "attribute_to_prompts", "prompt_to_split", "entity_to_split"):
+        (data / f"ravel_city_{part}.json").write_text("{not json: the data must never be read")
+    task = tmp_path / "ravel_missing_data.yaml"
+    task.write_text(f"task: ravel_missing_data\nbenchmark: ravel\nargs: {{data_path: {data}}}\n")
+    doc = run(RunConfig(tasks=["ravel_missing_data", "activation_decoding_truthfulqa_sample"], include_paths=[tmp_path], progress=False),
+              adapter=TextOnly())
+    for name in ("ravel_missing_data", "activation_decoding_truthfulqa_sample"):
+        err = doc["errors"][name]
+        assert "MissingCapability" in err and "site_read" in err and "text-only" in err, err
+        assert "json" not in err.lower()  # refused before the (broken) data was read
+    assert doc["results"] == {}
