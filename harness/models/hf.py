@@ -168,6 +168,15 @@ class HFAdapter(ModelAdapter):
 
         return Unembedder.from_layout(self.layout)
 
+    def mlp_projection(self, layer: int) -> tuple[torch.nn.Parameter, str]:
+        """Block ``layer``'s (1-based) MLP output projection weight, which weight editors change
+        inside :meth:`weight_edits`, and its orientation: ``"out_in"`` for (d_model, d_ff)
+        (``nn.Linear``) or ``"in_out"`` for (d_ff, d_model) (GPT-2's ``Conv1D``). Its input is
+        site ``("mlp_key", layer)``."""
+        module = self.layout.mlp_down(int(layer))
+        weight = module.weight
+        return weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
+
     def eos_ids(self) -> set[int]:
         """The token ids that end a generation (one rule for every decode path)."""
         return eos_ids(self.model, self.tokenizer)

@@ -136,8 +136,16 @@ def check_mlp_sites(subject: Subject) -> None:
     adapter = subject.make(batch_size=4)
     _needs(adapter, Capability.SITE_READ, Capability.SITE_EDIT)
     n = adapter.num_layers
-    out = adapter.forward(PROMPTS[:2], sites=[("mlp_in", 1), ("mlp_out", 1), ("mlp_out", n)])
+    out = adapter.forward(PROMPTS[:2], sites=[("mlp_in", 1), ("mlp_out", 1), ("mlp_out", n), ("mlp_key", 1)])
     assert out.states[("mlp_in", 1)].shape == out.states[("mlp_out", 1)].shape
+    if hasattr(adapter, "mlp_projection"):  # the key times the projection is the MLP's output
+        weight, orient = adapter.mlp_projection(1)
+        w = weight.T if orient == "in_out" else weight
+        value = out.states[("mlp_key", 1)] @ w.T.to(out.states[("mlp_key", 1)].dtype)
+        bias = getattr(adapter.layout.mlp_down(1), "bias", None) if hasattr(adapter, "layout") else None
+        if bias is not None:
+            value = value + bias
+        torch.testing.assert_close(value, out.states[("mlp_out", 1)], atol=10 * subject.atol, rtol=10 * subject.atol)
     zero = [Intervention(("mlp_out", 2), [-1] * 2, lambda h, _s: torch.zeros_like(h))]
     edited = adapter.run_with_interventions(PROMPTS[:2], zero, sites=[("mlp_out", 2)], grad=False)
     assert float(edited.states[("mlp_out", 2)][0, len(adapter.tok_encode(PROMPTS[0])) - 1].abs().max()) == 0.0

@@ -40,6 +40,8 @@ def _target(layout: Layout, site: Site) -> tuple[nn.Module, bool]:
     """The module a site hooks and whether it is that module's input (pre-hook)."""
     if isinstance(site, tuple):
         kind, layer = site
+        if kind == "mlp_key":
+            return layout.mlp_down(int(layer)), True
         return layout.mlp(int(layer)), kind == "mlp_in"
     if site == 0:
         return layout.blocks[0], True

@@ -2,7 +2,9 @@
 
 Site numbering (the harness convention): residual site ``0`` is the input of block 0 (the
 embedding output), residual site ``l`` (1..L) the output of block ``l``, before the final norm.
-``("mlp_in", l)`` and ``("mlp_out", l)`` are the input and output of block ``l``'s MLP.
+``("mlp_in", l)`` and ``("mlp_out", l)`` are the input and output of block ``l``'s MLP, and
+``("mlp_key", l)`` the input of its output projection (after the non-linearity: the "key" that
+ROME/MEMIT-style editors map to a new value).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ Site = Union[int, tuple]
 _FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_layernorm", "norm_f")
 _BLOCK_LIST_NAMES = ("layers", "h", "blocks", "decoder_layers")
 _MLP_NAMES = ("mlp", "feed_forward", "ffn")
-MLP_KINDS = ("mlp_in", "mlp_out")
+_DOWN_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")
+MLP_KINDS = ("mlp_in", "mlp_out", "mlp_key")
 
 
 def mlp_in(layer: int) -> tuple[str, int]:
@@ -76,11 +79,21 @@ class Layout:
                 return module
         raise TypeError(f"block {layer} of {type(self.model).__name__} has no MLP module (looked for {', '.join(_MLP_NAMES)})")
 
+    def mlp_down(self, layer: int) -> nn.Module:
+        """Block ``layer``'s MLP output projection (Llama/Gemma ``down_proj``, GPT-2 ``c_proj``,
+        NeoX ``dense_4h_to_h``)."""
+        mlp = self.mlp(layer)
+        for name in _DOWN_NAMES:
+            module = getattr(mlp, name, None)
+            if isinstance(module, nn.Module) and getattr(module, "weight", None) is not None:
+                return module
+        raise TypeError(f"the MLP of block {layer} of {type(self.model).__name__} has no output projection (looked for {', '.join(_DOWN_NAMES)})")
+
     def check_site(self, site: Site) -> None:
         n = self.num_layers
         if isinstance(site, tuple):
             if len(site) != 2 or site[0] not in MLP_KINDS or not 1 <= int(site[1]) <= n:
-                raise IndexError(f"site {site!r} is not (mlp_in|mlp_out, 1..{n})")
+                raise IndexError(f"site {site!r} is not ({'|'.join(MLP_KINDS)}, 1..{n})")
             return
         if not 0 <= int(site) <= n:
             raise IndexError(f"site {site} is outside 0..{n} (0 = embeddings, {n} = last block)")

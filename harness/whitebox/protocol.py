@@ -26,7 +26,7 @@ WHITE_BOX_API = frozenset({
     # decoding rules
     "unembed", "unembedder", "decoding",
     # interchange interventions, weight edits, batching
-    "interchange_engine", "weight_edits", "sizer", "batch_size",
+    "interchange_engine", "weight_edits", "mlp_projection", "sizer",
 })
 
 PLUGIN_API = BLACK_BOX_API | WHITE_BOX_API
