@@ -246,6 +246,24 @@ class InterchangeEngine:
                 layers.append((layer.keys, layer.values))
         return out.last_hidden_state, DynamicCache(ddp_cache_data=layers, config=self.model.config)
 
+    def intervened_prefill(self, run: CachedRun, site: int, positions, source: torch.Tensor, fn: InterchangeFn, max_new_tokens: int):
+        """The decode loop's prefill after an intervention, from the cached partial re-run."""
+        from harness.interventions.generation import intervened_prefill
+
+        return intervened_prefill(self, run, site, positions, source, fn, max_new_tokens)
+
+    def decode_step(self):
+        """The decoding forward for :func:`harness.whitebox.decode.decode` (model frozen)."""
+        from harness.whitebox.decode import hf_step
+
+        step = hf_step(self.layout)
+
+        def frozen_step(*args):
+            with _frozen(self.model):
+                return step(*args)
+
+        return frozen_step
+
     def _head(self, final_states: torch.Tensor) -> torch.Tensor:
         return self.layout.head_logits(final_states)
 

@@ -10,12 +10,12 @@ tokens get its own next positions, and the padding columns stay masked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
-from harness.interventions.engine import CachedRun, InterchangeEngine, InterchangeFn, _frozen
-from harness.whitebox.decode import Prefilled, StopTracker, decode
+from harness.interventions.engine import CachedRun, InterchangeEngine, InterchangeFn
+from harness.whitebox.decode import Prefilled, StopTracker, decode, hf_step
 
 
 @dataclass
@@ -58,7 +58,7 @@ def intervened_prefill(engine: InterchangeEngine, run: CachedRun, site: int, pos
 
 @torch.no_grad()
 def generate_with_intervention(
-    engine: InterchangeEngine,
+    engine: InterchangeEngine | Any,
     run: CachedRun,
     site: int,
     positions: Sequence[int] | torch.Tensor,
@@ -69,13 +69,14 @@ def generate_with_intervention(
     tokenizer=None,
 ) -> Generated:
     """Greedy continuation of each base in ``run`` with ``fn`` applied at (``site``, ``positions``);
-    rows end at a token in ``eos`` (the adapter's ``eos_ids()``; none by default)."""
-    first = intervened_prefill(engine, run, site, positions, source, fn, max_new_tokens)
+    rows end at a token in ``eos`` (the adapter's ``eos_ids()``; none by default). Any engine
+    with ``intervened_prefill`` and ``decode_step`` serves (the cached one, or the full-forward
+    one of backends without a cached re-run)."""
+    first = engine.intervened_prefill(run, site, positions, source, fn, max_new_tokens)
     picked: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []
     tracker = StopTracker(tokenizer, [()] * len(run), set(eos or ()))
-    with _frozen(engine.model):
-        decode(engine.layout, first, tracker, max_new_tokens, on_step=lambda lg, t: (logits.append(lg), picked.append(t)))
+    decode(engine.decode_step(), first, tracker, max_new_tokens, on_step=lambda lg, t: (logits.append(lg), picked.append(t)))
     tokens = torch.stack(picked, dim=1)
     for i, why in enumerate(tracker.finish):  # after a row's EOS, repeat it (as a padded batch would)
         if why == "eos":

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from harness.models.base import GenerationRequest, GenerationResult
 from harness.models.batching import run_batched
 from harness.models.decoding import make_rule
-from harness.whitebox.decode import Prefilled, StopTracker, accepts_logits_to_keep, decode, greedy, sampler
+from harness.whitebox.decode import Prefilled, StopTracker, accepts_logits_to_keep, decode, greedy, hf_step, sampler
 from harness.whitebox.hooks import site_hooks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,7 +88,7 @@ def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest]) -> li
     else:
         pick = greedy
     tracker = StopTracker.for_requests(adapter.tokenizer, reqs, adapter.eos_ids())
-    decode(adapter.layout, first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites)
+    decode(hf_step(adapter.layout), first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites)
     return tracker.results()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -23,6 +22,8 @@ from harness.models.base import (
     WeightEditor,
 )
 from harness.models.batching import BatchSizer
+from harness.models.fingerprint import weights_fingerprint
+from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import WHITE_BOX
 from harness.whitebox.decode import eos_ids
 from harness.whitebox.hooks import position_edit, site_hooks
@@ -54,7 +55,7 @@ def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
     return names[dtype]
 
 
-class HFAdapter(ModelAdapter):
+class HFAdapter(Tokenization, ModelAdapter):
     """A transformers causal LM behind the :class:`ModelAdapter` protocol (every capability)."""
 
     capabilities = WHITE_BOX
@@ -148,16 +149,6 @@ class HFAdapter(ModelAdapter):
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
 
-    @property
-    def prefix_token_id(self) -> int:
-        """The token an empty context starts from (BOS, else EOS), as in lm-eval."""
-        tok = self.tokenizer
-        return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-
-    @property
-    def pad_token_id(self) -> int:
-        return int(self.tokenizer.pad_token_id)
-
     def unembed(self, hidden: torch.Tensor, final_norm: bool = True) -> torch.Tensor:
         """Logits from residual states (optional final norm, LM head, soft-capping)."""
         return self.layout.unembed(hidden, final_norm)
@@ -192,60 +183,8 @@ class HFAdapter(ModelAdapter):
     def fingerprint(self) -> str:
         """sha256 over config, dtype, tokenizer vocabulary and a strided sample of every weight."""
         if self._fingerprint is None:
-            h = hashlib.sha256()
-            h.update(type(self.model).__name__.encode())
-            h.update(self.model.config.to_json_string(use_diff=False).encode())
-            h.update(str(self.dtype).encode())
-            h.update(repr((self.add_bos_token, self.max_length, self.decoding)).encode())
-            vocab = self.tokenizer.get_vocab()
-            h.update(hashlib.sha256(repr(sorted(vocab.items())).encode()).digest())
-            with torch.no_grad():
-                for pname, p in self.model.named_parameters():
-                    flat = p.detach().reshape(-1)
-                    step = max(1, flat.numel() // 4096)
-                    h.update(pname.encode())
-                    h.update(flat[::step].float().cpu().numpy().tobytes())
-            self._fingerprint = h.hexdigest()
+            self._fingerprint = weights_fingerprint(self.model, self.tokenizer, (self.add_bos_token, self.max_length, self.decoding))
         return self._fingerprint
-
-    # -- tokenisation -----------------------------------------------------------------------
-    def tok_encode(self, text: str) -> list[int]:
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if self.add_bos_token and self.tokenizer.bos_token_id is not None:
-            ids = [self.tokenizer.bos_token_id] + ids
-        return ids
-
-    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """Context and continuation ids tokenised together, as lm-eval scores them."""
-        return scoring.encode_pair(self, context, continuation)
-
-    def encode_with_offsets(self, texts: Sequence[str], bos: bool | None = None) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
-        """Token ids of each text and each token's character span, tokenised as :meth:`tok_encode`
-        (``bos=None``: a BOS exactly when the adapter adds one; its span is (0, 0))."""
-        tok = self.tokenizer
-        if not getattr(tok, "is_fast", False):
-            raise TypeError(f"{type(tok).__name__} is not a fast tokenizer; character offsets need one")
-        enc = tok(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-        add = self.add_bos_token if bos is None else bos
-        head = [tok.bos_token_id] if add and tok.bos_token_id is not None else []
-        ids = [head + list(seq) for seq in enc["input_ids"]]
-        offsets = [[(0, 0)] * len(head) + [tuple(o) for o in offs] for offs in enc["offset_mapping"]]
-        return ids, offsets
-
-    def encode_batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """Right-padded ids and mask on the model's device, and each text's length."""
-        seqs = [self.tok_encode(t) for t in texts]
-        for text, seq in zip(texts, seqs):
-            if not seq:
-                raise ValueError(f"text {text!r} encodes to no tokens")
-        lengths = [len(s) for s in seqs]
-        width = max(lengths)
-        ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s)
-            mask[i, : len(s)] = 1
-        return ids.to(self.device), mask.to(self.device), lengths
 
     # -- white-box forward ------------------------------------------------------------------
     def forward(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +61,11 @@ def _result(logprobs: torch.Tensor, greedy: torch.Tensor, cont: list[int]) -> Lo
 
 def _score_states(adapter: HFAdapter, states: torch.Tensor, conts: Sequence[list[int]]) -> list[LoglikelihoodResult]:
     """Results from final-layer states ``(n_tokens_total, d)`` that predict the concatenated ``conts``."""
-    logits = adapter.layout.head_logits(states)  # the base model already normed
+    return _score_logits(adapter.layout.head_logits(states), conts)  # the base model already normed
+
+
+def _score_logits(logits: torch.Tensor, conts: Sequence[list[int]]) -> list[LoglikelihoodResult]:
+    """Results from logits ``(n_tokens_total, V)`` that predict the concatenated ``conts``."""
     lg = F.log_softmax(logits.float(), dim=-1)
     flat = torch.tensor([t for c in conts for t in c], device=lg.device)
     picked = lg.gather(1, flat[:, None])[:, 0].cpu()
@@ -78,21 +82,37 @@ def _base(adapter: HFAdapter, **kwargs) -> Any:
     return adapter.layout.base(**kwargs)
 
 
-def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[LoglikelihoodResult]:
-    """One forward over whole ``ctx + cont`` sequences (truncated on the left to max length)."""
+def _layout_plain(adapter: Any, items: Sequence[_Item]) -> tuple[torch.Tensor, torch.Tensor, list[int], list[int]]:
+    """Right-padded ``(ctx + cont)[:-1]`` (truncated on the left to max length), each row's
+    first predicting position and length."""
     seqs, starts = [], []
     for it in items:
         full = (it.ctx + it.cont)[-(adapter.max_length + 1):][:-1]
         seqs.append(full)
         starts.append(len(full) - len(it.cont))
     width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), adapter.tokenizer.pad_token_id, dtype=torch.long)
+    ids = torch.full((len(seqs), width), adapter.pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for i, s in enumerate(seqs):
         ids[i, : len(s)] = torch.tensor(s)
         mask[i, : len(s)] = 1
+    return ids.to(adapter.device), mask.to(adapter.device), starts, [len(s) for s in seqs]
+
+
+def plain_batch_via_forward(adapter: Any, items: Sequence[_Item]) -> list[LoglikelihoodResult]:
+    """The backend-neutral scorer: one ``adapter.forward_ids`` over whole sequences (any
+    adapter with a white-box forward, e.g. nnsight's traces), logits read where scored."""
+    ids, mask, starts, lengths = _layout_plain(adapter, items)
+    logits = adapter.forward_ids(ids, mask, lengths).logits
+    picked = torch.cat([logits[i, st : st + len(it.cont)] for i, (it, st) in enumerate(zip(items, starts))])
+    return _score_logits(picked, [it.cont for it in items])
+
+
+def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[LoglikelihoodResult]:
+    """One forward over whole ``ctx + cont`` sequences; the LM head only where scored."""
+    ids, mask, starts, _ = _layout_plain(adapter, items)
     with torch.no_grad():
-        hidden = _base(adapter, input_ids=ids.to(adapter.device), attention_mask=mask.to(adapter.device), use_cache=False).last_hidden_state
+        hidden = _base(adapter, input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
         picked = torch.cat([hidden[i, st : st + len(it.cont)] for i, (it, st) in enumerate(zip(items, starts))])
         return _score_states(adapter, picked, [it.cont for it in items])
 
@@ -152,8 +172,13 @@ def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[Log
 
 
 def loglikelihood(
-    adapter: HFAdapter, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False
+    adapter: HFAdapter, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False,
+    plain: Callable[[Any, Sequence[_Item]], list[LoglikelihoodResult]] | None = None,
 ) -> list[LoglikelihoodResult]:
+    """lm-eval's log-likelihoods. ``plain`` scores whole sequences (default: the transformers
+    path with the LM head only where scored); other backends pass :func:`plain_batch_via_forward`
+    and ``share_context=False``."""
+    plain_fn = plain or _plain_batch
     items = [_Item(i, *encode_pair(adapter, r.context, r.continuation)) for i, r in enumerate(requests)]
     for it, req in zip(items, requests):
         if not it.cont:
@@ -175,7 +200,7 @@ def loglikelihood(
     for g, res in zip(shared, shared_res):
         for it, r in zip(g.items, res):
             results[it.index] = r
-    for it, r in zip(plain, run_batched(plain, adapter.sizer, lambda b: _plain_batch(adapter, b), on_batch=lambda b: bar.update(len(b)))):
+    for it, r in zip(plain, run_batched(plain, adapter.sizer, lambda b: plain_fn(adapter, b), on_batch=lambda b: bar.update(len(b)))):
         results[it.index] = r
     bar.close()
     return results  # type: ignore[return-value]
@@ -196,7 +221,9 @@ def rolling_windows(tokens: list[int], prefix: int, max_len: int) -> list[tuple[
     return windows
 
 
-def loglikelihood_rolling(adapter: HFAdapter, requests: Sequence[RollingRequest], progress: bool = False) -> list[float]:
+def loglikelihood_rolling(adapter: HFAdapter, requests: Sequence[RollingRequest], progress: bool = False,
+                          plain: Callable[[Any, Sequence[_Item]], list[LoglikelihoodResult]] | None = None) -> list[float]:
+    plain_fn = plain or _plain_batch
     items: list[_Item] = []
     owners: list[int] = []
     for i, req in enumerate(requests):
@@ -205,7 +232,7 @@ def loglikelihood_rolling(adapter: HFAdapter, requests: Sequence[RollingRequest]
             owners.append(i)
     order = sorted(items, key=lambda it: (-(len(it.ctx) + len(it.cont)), it.index))
     bar = tqdm(total=len(order), desc="loglikelihood_rolling", disable=not progress, leave=False)
-    scored = run_batched(order, adapter.sizer, lambda b: _plain_batch(adapter, b), on_batch=lambda b: bar.update(len(b)))
+    scored = run_batched(order, adapter.sizer, lambda b: plain_fn(adapter, b), on_batch=lambda b: bar.update(len(b)))
     bar.close()
     totals = [0.0] * len(requests)
     for it, res in zip(order, scored):

@@ -31,6 +31,9 @@ class Prefilled:
 
 #: Scores for the next token from (logits (B, V), states {site: (B, 1, d)}, step).
 ScoreFn = Callable[[torch.Tensor, dict, int], torch.Tensor]
+#: One decoding forward of a backend: (ids (B, 1), mask (B, W), position ids (B, 1), cache,
+#: sites) -> (next logits (B, V), cache, {site: (B, 1, d)}).
+StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Any, Sequence[Site]], tuple[torch.Tensor, Any, dict]]
 #: The next token ids (B,) from scores (B, V).
 PickFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -117,9 +120,23 @@ def sampler(temperature: float, top_p: float, generators: Sequence[torch.Generat
     return pick
 
 
+def hf_step(layout: Layout) -> StepFn:
+    """The decoding forward of a transformers model: one token per row on the KV cache, the
+    LM head at that position only, sites read through the one hook primitive."""
+    model = layout.model
+    keep = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
+
+    def step(ids, mask, positions, cache, sites):
+        with site_hooks(layout, read=sites) as read:
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **keep)
+        return out.logits[:, -1, :], out.past_key_values, {s: h[:, -1:, :] for s, h in read.items()}
+
+    return step
+
+
 @torch.no_grad()
 def decode(
-    layout: Layout,
+    step_fn: StepFn,
     prefilled: Prefilled,
     tracker: StopTracker,
     max_new_tokens: int,
@@ -128,11 +145,10 @@ def decode(
     sites: Sequence[Site] = (),
     on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
 ) -> StopTracker:
-    """Generate up to ``max_new_tokens`` per row from ``prefilled``; ``score`` (a decoding
-    rule) turns each step's logits and the states at ``sites`` into scores; ``on_step`` sees
-    each step's logits (B, V) and picked tokens (B,) (e.g. to keep the distributions)."""
-    model = layout.model
-    keep = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
+    """Generate up to ``max_new_tokens`` per row from ``prefilled`` with the backend's
+    ``step_fn`` (:func:`hf_step` for transformers); ``score`` (a decoding rule) turns each step's
+    logits and the states at ``sites`` into scores; ``on_step`` sees each step's logits (B, V)
+    and picked tokens (B,) (e.g. to keep the distributions)."""
     cache, mask, logits, states = prefilled.cache, prefilled.mask, prefilled.logits, prefilled.states
     for step in range(max_new_tokens):
         scores = score(logits, states, step) if score is not None else logits
@@ -143,9 +159,5 @@ def decode(
             break
         positions = mask.sum(-1, keepdim=True)  # real tokens so far = the new token's position
         mask = torch.cat([mask, torch.ones_like(nxt)[:, None].to(mask.dtype)], dim=1)
-        with site_hooks(layout, read=sites) as read:
-            out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=positions,
-                        past_key_values=cache, use_cache=True, **keep)
-        cache, logits = out.past_key_values, out.logits[:, -1, :]
-        states = {s: h[:, -1:, :] for s, h in read.items()}
+        logits, cache, states = step_fn(nxt[:, None], mask, positions, cache, sites)
     return tracker
