@@ -90,12 +90,31 @@ def hf_subject(arch: str = "llama", device: str = "cpu", dtype: str = "float32",
         return HFAdapter.from_model(ref, tokenizer(), name=f"tiny-{arch}", batch_size=batch_size)
 
     @contextlib.contextmanager
-    def inject_oom(adapter: Any, limit: int):
-        adapter.model.forward = _OOMAbove(adapter.model.forward, limit)
+    def inject_oom(adapter: Any, limit: int):  # every adapter of this subject wraps ``ref``
+        previous = ref.__dict__.get("forward")  # a wrapper already there (nnsight's) stays in place
+        ref.forward = _OOMAbove(ref.forward, limit)
         try:
             yield
         finally:
-            del adapter.model.forward
+            if previous is not None:
+                ref.forward = previous
+            else:
+                del ref.forward
 
     atol = 1e-4 if torch_dtype == torch.float32 else 5e-2
     return Subject(name=f"hf/{arch}/{dtype}/{device}", make=make, reference=ref, inject_oom=inject_oom, atol=atol)
+
+
+def nnsight_subject(arch: str = "llama", device: str = "cpu", dtype: str = "float32") -> Any:
+    """The same conformance subject on the nnsight adapter (same tiny weights as :func:`hf_subject`)."""
+    from harness.models.nnsight_adapter import NNsightAdapter
+
+    subject = hf_subject(arch, device, dtype)
+    ref = subject.reference
+
+    def make(batch_size: int | str = 4) -> Any:
+        return NNsightAdapter.from_model(ref, tokenizer(), name=f"tiny-{arch}", batch_size=batch_size)
+
+    subject.name = subject.name.replace("hf/", "nnsight/")
+    subject.make = make
+    return subject

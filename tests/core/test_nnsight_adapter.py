@@ -1,0 +1,75 @@
+"""The nnsight adapter: the conformance suite for each capability it declares, and every
+forward of the model inside one of nnsight's traces."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("nnsight")
+
+from harness.models.base import GenerationRequest, LoglikelihoodRequest  # noqa: E402
+from harness.testing import nnsight_subject  # noqa: E402
+from harness.whitebox.capabilities import Capability  # noqa: E402
+from harness.whitebox.conformance import CHECKS, Skip  # noqa: E402
+
+ARCHS = ["llama", "gpt2", "neox", "gemma3"]
+#: Checks whose capability nnsight does not declare (none today: the interchange check runs on
+#: its full-forward engine, since nnsight has no cached partial re-run).
+NOT_DECLARED: set[str] = set()
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def subject(request):
+    return nnsight_subject(request.param)
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_nnsight_adapter_conforms(subject, check):
+    try:
+        CHECKS[check](subject)
+    except Skip as why:
+        if check not in NOT_DECLARED:
+            pytest.fail(f"{check} skipped: {why}")
+        assert Capability.CACHED_RERUN not in subject.make().capabilities
+
+
+def test_every_model_forward_runs_inside_an_nnsight_trace():
+    """Fails if the adapter calls the wrapped module's forward outside a trace (e.g. by
+    unwrapping it and running the hf adapter's code)."""
+    from harness.interventions import TokenBatch, vanilla
+    from harness.models.base import Intervention
+
+    subject = nnsight_subject("llama")
+    adapter = subject.make(batch_size=2)
+    outside = []
+
+    def guard(module, args, kwargs):
+        if not adapter.lm.interleaver.interleaving:
+            outside.append(True)
+
+    handle = subject.reference.register_forward_pre_hook(guard, with_kwargs=True)
+    try:
+        adapter.loglikelihood([LoglikelihoodRequest("The capital of France is", " Paris")] * 3)
+        adapter.generate([GenerationRequest("Once upon", max_new_tokens=4, stop=("\n",))] * 3)
+        adapter.forward(["a b c", "d"], sites=[0, 1, ("mlp_out", 2)])
+        adapter.run_with_interventions(["a b c"], [Intervention(1, [0], lambda h, s: h * 0)], grad=False)
+        engine = adapter.interchange_engine()
+        ids = [adapter.tok_encode(t) for t in ("the cat sat", "a dog")]
+        run = engine.run(TokenBatch.from_ids(ids, adapter.pad_token_id))
+        engine.intervene(run, 1, [0, 0], run.at(1, [0, 0]).flip(0), vanilla)
+        from harness.interventions import generate_with_intervention
+
+        generate_with_intervention(engine, run, 1, [0, 0], run.at(1, [0, 0]), vanilla, max_new_tokens=3, eos=adapter.eos_ids())
+    finally:
+        handle.remove()
+    assert not outside, f"{len(outside)} forwards ran outside a trace"
+    # and the guard itself can fail: a direct call is caught
+    handle = subject.reference.register_forward_pre_hook(guard, with_kwargs=True)
+    try:
+        import torch
+
+        with torch.no_grad():
+            subject.reference(input_ids=torch.tensor([[1, 2]]))
+    finally:
+        handle.remove()
+    assert outside
