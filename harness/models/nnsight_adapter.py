@@ -22,7 +22,7 @@ from harness.models.batching import BatchSizer, run_batched
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import Capability
-from harness.whitebox.decode import StopTracker, cut_at_stop, decode, eos_ids, greedy, sampler
+from harness.whitebox.decode import StopTracker, decode, eos_ids, greedy, sampler
 from harness.whitebox.hooks import position_edit
 from harness.whitebox.layout import Layout, Site
 
@@ -269,21 +269,24 @@ class NNsightAdapter(Tokenization, ModelAdapter):
             return [r for req, p in zip(reqs, prompts) for r in self._generate_batch([req])]
         ids, mask = self._left_padded(prompts)
         eos = self.eos_ids()
-        kwargs: dict[str, Any] = {"max_new_tokens": req0.max_new_tokens, "do_sample": req0.do_sample, "pad_token_id": self.pad_token_id,
-                                  "eos_token_id": sorted(eos) or None}
+        from transformers import GenerationConfig
+
+        # an explicit config: the checkpoint's own defaults (repetition penalties, sampling) never apply
+        settings: dict[str, Any] = {"max_new_tokens": req0.max_new_tokens, "do_sample": req0.do_sample,
+                                    "pad_token_id": self.pad_token_id, "eos_token_id": sorted(eos) or None}
         if req0.do_sample:
-            kwargs.update(temperature=req0.temperature, top_p=req0.top_p)
+            settings.update(temperature=req0.temperature, top_p=req0.top_p)
             if req0.seed is not None:
                 torch.manual_seed(req0.seed)
         tracker = StopTracker.for_requests(self.tokenizer, reqs, eos)
         with torch.no_grad():
             import nnsight
 
-            with self.lm.generate(input_ids=ids, attention_mask=mask, **kwargs, **self.trace_kwargs) as tracer:
+            with self.lm.generate(input_ids=ids, attention_mask=mask, generation_config=GenerationConfig(**settings), **self.trace_kwargs) as tracer:
                 out = nnsight.save(tracer.result)
-        new = out[:, ids.shape[1]:].tolist()
-        for step in range(max((len(row) for row in new), default=0)):  # the core's stop and EOS bookkeeping
-            if tracker.add([row[step] if step < len(row) else next(iter(eos)) for row in new]):
+        new = out[:, ids.shape[1]:].tolist()  # rows that ended are padded: the tracker ignores what follows an end
+        for step in range(len(new[0]) if new else 0):  # the core's stop and EOS bookkeeping
+            if tracker.add([row[step] for row in new]):
                 break
         return tracker.results()
 
@@ -307,4 +310,4 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         return tracker.results()
 
 
-__all__ = ["CAPABILITIES", "NNsightAdapter", "cut_at_stop"]
+__all__ = ["CAPABILITIES", "NNsightAdapter"]

@@ -45,7 +45,7 @@ LOW_ACCURACY = 0.6
 
 
 class CausalGymBenchmark(Benchmark):
-    requires = frozenset({Capability.SITE_READ, Capability.SITE_EDIT, Capability.GRAD_INTERVENTIONS, Capability.CACHED_RERUN})
+    requires = frozenset({Capability.SITE_READ, Capability.SITE_EDIT, Capability.GRAD_INTERVENTIONS})  # cached re-run: used when offered
     samples_per_call = len(ALL_METHODS)
 
     def __init__(

@@ -52,7 +52,7 @@ def resolve_layer(layer: int | str, num_layers: int) -> int:
 
 class RavelBenchmark(Benchmark):
     """Cause / Isolate / Disentangle of interpretability methods on entity attributes."""
-    requires = frozenset({Capability.GENERATION, Capability.SITE_READ, Capability.SITE_EDIT, Capability.GRAD_INTERVENTIONS, Capability.CACHED_RERUN})
+    requires = frozenset({Capability.GENERATION, Capability.SITE_READ, Capability.SITE_EDIT, Capability.GRAD_INTERVENTIONS})  # cached re-run: used when offered
 
     samples_per_call = 1  # one (type, method, target) cell per call: each is a training run
 

@@ -50,8 +50,16 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from harness.testing import hf_subject
+    from harness.testing import hf_subject, nnsight_subject
     from harness.whitebox.conformance import run_all
+
+    makers = [hf_subject]
+    try:
+        import nnsight  # noqa: F401
+
+        makers.append(nnsight_subject)
+    except ImportError:
+        pass
 
     report: dict = {"cuda": torch.cuda.is_available(), "torch": torch.__version__, "suites": {}}
     if not torch.cuda.is_available():
@@ -59,8 +67,8 @@ def main() -> None:
     else:
         report["device_name"] = torch.cuda.get_device_name(0)
         for dtype in ("float32", "bfloat16"):
-            for arch in ("llama", "gpt2", "neox", "gemma3"):
-                subject = hf_subject(arch, device="cuda", dtype=dtype)
+            for arch, maker in ((a, m) for a in ("llama", "gpt2", "neox", "gemma3") for m in makers):
+                subject = maker(arch, device="cuda", dtype=dtype)
                 make = subject.make
                 subject.make = lambda batch_size=4, make=make: make(batch_size="auto" if batch_size == 4 else batch_size)
                 t0 = time.time()
