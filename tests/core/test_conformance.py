@@ -1,26 +1,35 @@
-"""The adapter conformance suite on the hf adapter: tiny Llama, GPT-2, GPT-NeoX and Gemma-3."""
+"""The adapter conformance suite on both backends (hf, and nnsight when installed), each on tiny
+Llama, GPT-2, GPT-NeoX and Gemma-3. Both declare every capability the suite checks, so nothing may
+be skipped; nnsight does not declare the cached re-run, whose check runs on its full-forward engine."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-from harness.testing import hf_subject
+from harness.testing import hf_subject, nnsight_subject
 from harness.whitebox.conformance import CHECKS, Skip
 
 ARCHS = ["llama", "gpt2", "neox", "gemma3"]
+BACKENDS = {"hf": hf_subject, "nnsight": nnsight_subject}
+HAVE_NNSIGHT = importlib.util.find_spec("nnsight") is not None
 
 
-@pytest.fixture(scope="module", params=ARCHS)
+@pytest.fixture(scope="module", params=[(b, a) for b in BACKENDS for a in ARCHS], ids=lambda p: f"{p[0]}-{p[1]}")
 def subject(request):
-    return hf_subject(request.param)
+    backend, arch = request.param
+    if backend == "nnsight" and not HAVE_NNSIGHT:
+        pytest.skip("nnsight is not installed (pip install 'interp-harness[nnsight]')")
+    return BACKENDS[backend](arch)
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
-def test_hf_adapter_conforms(subject, check):
+def test_adapter_conforms(subject, check):
     try:
         CHECKS[check](subject)
-    except Skip as why:  # the hf adapter declares every capability: nothing may be skipped
-        pytest.fail(f"{check} skipped on the hf adapter: {why}")
+    except Skip as why:
+        pytest.fail(f"{check} skipped on {subject.name}: {why}")
 
 
 def test_a_broken_adapter_fails_the_suite():
