@@ -24,7 +24,7 @@ from harness.models.base import (
 from harness.models.batching import BatchSizer
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
-from harness.whitebox.capabilities import WHITE_BOX
+from harness.whitebox.capabilities import WHITE_BOX, Capability
 from harness.whitebox.decode import eos_ids
 from harness.whitebox.hooks import position_edit, site_hooks
 from harness.whitebox.layout import Layout, Site
@@ -72,6 +72,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         max_length: int | None = None,
         decoding: str | None = None,
         share_prefix: bool = True,
+        cached_rerun: bool = True,
         source: str = "",
     ):
         self.model = model.eval()
@@ -87,6 +88,8 @@ class HFAdapter(Tokenization, ModelAdapter):
         self.max_length = max_length or _max_length(model, tokenizer)
         self.decoding = decoding
         self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
+        if not cached_rerun:  # the reference path: interchange interventions as full forwards with an edit
+            self.capabilities = WHITE_BOX - {Capability.CACHED_RERUN}
         self.layout = Layout.of(model)
         self.sizer = BatchSizer(self, batch_size, max_batch_size)
         self.prefix_store = PrefixStore()  # KV caches of shared prompt prefixes, across calls
@@ -173,11 +176,17 @@ class HFAdapter(Tokenization, ModelAdapter):
         return eos_ids(self.model, self.tokenizer)
 
     def interchange_engine(self) -> Any:
-        """The cached interchange engine on this model (built once, batched by this adapter)."""
+        """The cached interchange engine on this model (built once, batched by this adapter), or
+        with ``cached_rerun=false`` the full-forward reference engine."""
         if self._engine is None:
-            from harness.interventions.engine import InterchangeEngine
+            if Capability.CACHED_RERUN in self.capabilities:
+                from harness.interventions.engine import InterchangeEngine
 
-            self._engine = InterchangeEngine(self)
+                self._engine = InterchangeEngine(self)
+            else:
+                from harness.interventions.forward_engine import ForwardEngine
+
+                self._engine = ForwardEngine(self)
         return self._engine
 
     def fingerprint(self) -> str:
@@ -233,6 +242,12 @@ class HFAdapter(Tokenization, ModelAdapter):
             out = self.model(input_ids=ids, attention_mask=mask, **kw)
         return ForwardOutput(logits=out.logits, attention_mask=mask, lengths=lengths, states=dict(states),
                              cache=out.past_key_values if cached else None)
+
+    def decode_step(self) -> Any:
+        """The decoding forward of the core decode loop for this model."""
+        from harness.whitebox.decode import hf_step
+
+        return hf_step(self.layout)
 
     @contextlib.contextmanager
     def weight_edits(self, editor: WeightEditor, edits: Sequence[Any]) -> Iterator[None]:

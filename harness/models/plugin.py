@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 HARNESS_API_VERSION = "1.0"
 
 HF_ARGS = {"pretrained", "gguf_file", "revision", "device", "dtype", "device_map", "trust_remote_code",
-           "batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name"}
+           "batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name", "share_prefix", "cached_rerun"}
 
 
 @hookimpl

@@ -120,3 +120,25 @@ def test_runner_refuses_a_task_the_adapter_cannot_serve_before_loading_data(tmp_
         assert "MissingCapability" in err and "site_read" in err and "text-only" in err, err
         assert "json" not in err.lower()  # refused before the (broken) data was read
     assert doc["results"] == {}
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "gemma3"])
+def test_full_forward_engine_equals_the_cached_engine(arch):
+    """``cached_rerun=false`` swaps in the engine other backends use; both give the same numbers."""
+    from harness.interventions import generate_with_intervention
+    from harness.interventions.forward_engine import ForwardEngine
+    from harness.interventions.engine import InterchangeEngine
+
+    cached_ad, full_ad = tiny_adapter(arch, batch_size=4), tiny_adapter(arch, batch_size=4, cached_rerun=False)
+    cached, full = cached_ad.interchange_engine(), full_ad.interchange_engine()
+    assert isinstance(cached, InterchangeEngine) and isinstance(full, ForwardEngine)
+    ids = [cached_ad.tok_encode(t) for t in TEXTS[:4]]
+    runs = {}
+    for name, engine in (("cached", cached), ("full", full)):
+        base = engine.run(TokenBatch.from_ids(ids, cached_ad.pad_token_id))
+        src = engine.run(TokenBatch.from_ids(ids[::-1], cached_ad.pad_token_id))
+        runs[name] = (engine.clean_logits(base), engine.intervene(base, 1, [0] * 4, src.at(1, [0] * 4), vanilla),
+                      generate_with_intervention(engine, base, 1, [0] * 4, src.at(1, [0] * 4), vanilla, max_new_tokens=4).tokens)
+    for a, b in zip(runs["cached"][:2], runs["full"][:2]):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    assert torch.equal(runs["cached"][2], runs["full"][2])
