@@ -22,6 +22,7 @@ from harness.models.base import (
     RollingRequest,
     WeightEditor,
 )
+from harness.models.args import parse_bool
 from harness.models.batching import BatchSizer
 from harness.models.hooks import residual_hooks
 from harness.models.layers import decoder_blocks, unembed
@@ -77,7 +78,7 @@ class HFAdapter(ModelAdapter):
             tokenizer.pad_token = tokenizer.eos_token
         model_type = getattr(model.config, "model_type", "")
         # As lm-eval: no BOS unless asked, except Gemma, which needs one.
-        self.add_bos_token = ("gemma" in model_type) if add_bos_token is None else bool(add_bos_token)
+        self.add_bos_token = ("gemma" in model_type) if add_bos_token is None else parse_bool("add_bos_token", add_bos_token)
         self.max_length = max_length or _max_length(model, tokenizer)
         self.decoding = decoding
         self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
@@ -107,6 +108,7 @@ class HFAdapter(ModelAdapter):
         """Load by hub id or local path (or a GGUF file inside that folder)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        trust_remote_code = parse_bool("trust_remote_code", trust_remote_code)  # never a truthy "no"
         dev = pick_device(device)
         torch_dtype = pick_dtype(dtype, dev)
         load_kw: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
