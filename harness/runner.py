@@ -131,7 +131,9 @@ def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
     try:
         adapter = factory(**args)
     except (TypeError, ValueError) as err:
-        raise RunError(f"--model {cfg.model} --model-args: {err}") from None
+        from harness.models.args import ModelArgError
+
+        raise RunError(str(err) if isinstance(err, ModelArgError) else f"--model {cfg.model} --model-args: {err}") from None
     if cfg.cache_requests:
         from harness.models.cache import CachingAdapter
 
