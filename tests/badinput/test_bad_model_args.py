@@ -73,9 +73,11 @@ def test_folder_without_config_is_not_a_model(tmp_path):
     ("dtype=float8", "dtype='float8': expected one of auto"),
     ("max_length=-5", "max_length=-5: expected a positive integer"),
 ])
-def test_bad_values_are_refused_before_weights_load(tiny_model_dir, tmp_path, arg, needle):
-    res = run_cli([*RUN, "--model-args", f"pretrained={tiny_model_dir},{arg}", "--output-path", str(tmp_path)])
+def test_bad_values_are_refused_before_weights_load(tmp_path, arg, needle):
+    # pretrained names no model: an error about the value proves nothing was loaded first
+    res = run_cli([*RUN, "--model-args", f"pretrained={tmp_path / 'no-model'},{arg}", "--output-path", str(tmp_path)])
     assert_user_error(res, needle)
+    assert "no-model" not in res.stderr.split("\n", 1)[1]
 
 
 def test_python_api_refuses_truthy_strings_too(tiny_model_dir):
