@@ -48,6 +48,10 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     from harness.leaderboard.formats import plural
 
     out = args.out if args.out is not None else args.results_dir / "leaderboard"
+    problem = _unusable_out(out)
+    if problem:
+        print(f"harness leaderboard: error: --out {out}: {problem}", file=sys.stderr)
+        return 2
     try:
         board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm)
     except NoResultsError as err:
@@ -77,6 +81,17 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     if skipped:
         print(f"{len(skipped)} results file(s) left out; see the warnings above and the 'problems' section of index.html.", file=sys.stderr)
     return 1 if args.strict and board.problems else 0
+
+
+def _unusable_out(out: Path) -> str:
+    """Why ``out`` cannot hold the leaderboard (checked before any work), or ''."""
+    if out.exists() and not out.is_dir():
+        return "is a file, not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"cannot create the folder ({err.strerror or err})"
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
