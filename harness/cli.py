@@ -182,6 +182,8 @@ def cmd_list(args: argparse.Namespace, pm: PluginManager) -> int:
             print(printable(f"{r['task'].ljust(width)}  {plugin:<20}  {r['description']}"))
         for s in suites:
             print(printable(f"{s['suite'].ljust(width)}  {'(suite)':<20}  {', '.join(s['tasks'])}"))
+    for info in pm.failures():
+        _note(f"harness: plugin {info.name} failed: {info.error}")
     for note in index.notes:
         _note(f"harness: note: {note}")
     for err in index.errors:
@@ -191,6 +193,7 @@ def cmd_list(args: argparse.Namespace, pm: PluginManager) -> int:
 
 def cmd_plugins(args: argparse.Namespace, pm: PluginManager) -> int:
     pm.registry()  # collect registrations so malformed ones are reported too
+    pm.task_paths()  # and task-path hooks that raise
     infos = sorted(pm.infos.values(), key=lambda i: i.name)
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.textsafe import printable
+
 DESCRIPTION = """\
 Aggregate every results file (results_*.json, searched recursively) under RESULTS_DIR into a
 leaderboard: leaderboard.md, leaderboard.csv, leaderboard.json, a static index.html (one
@@ -55,12 +57,12 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     try:
         board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm)
     except NoResultsError as err:
-        print(f"harness leaderboard: error: {err}", file=sys.stderr)
+        print(printable(f"harness leaderboard: error: {err}"), file=sys.stderr)
         return 2
     for problem in board.problems:
-        print(f"harness leaderboard: warning: {problem}", file=sys.stderr)
+        print(printable(f"harness leaderboard: warning: {problem}"), file=sys.stderr)
     for note in board.notes:
-        print(f"harness leaderboard: note: {note}", file=sys.stderr)
+        print(printable(f"harness leaderboard: note: {note}"), file=sys.stderr)
     written = write_all(board, out)
     models = sorted({row.model for t in board.tables for row in t.rows})
     print(
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
         f"{plural(len(board.runs), 'run')} ({board.selection}); {plural(len(board.plots), 'plot')}."
     )
     for path in written:
-        print(f"  {path}")
+        print(printable(f"  {path}"))
     if args.screenshot:
         from harness.leaderboard.browser import BrowserError, screenshot_page
 
