@@ -20,6 +20,8 @@ HOSTILE = {
     "nested.yaml": "task: nested\nbenchmark: toy_docs\nargs: {path: " + "[" * 100_000 + "\n",
     "huge.yaml": "task: huge\nbenchmark: toy_docs\ndescription: '" + "z" * 300_000 + "'\n",
     "recursive.yaml": "task: rec\nbenchmark: toy_docs\nargs: &a {path: *a}\n",
+    "suite_bomb.yaml": "suite: sbomb\ntasks: [toy]\ndescription:\n" + "".join(
+        f"  - &{c} [{', '.join([f'*{p}'] * 10) if p else ', '.join(['x'] * 10)}]\n" for p, c in zip(["", *LEVELS[:-1]], LEVELS)),
 }
 
 
