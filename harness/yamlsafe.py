@@ -7,11 +7,12 @@ nodes than it has characters is refused before it can cost seconds or gigabytes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
-MAX_BYTES = 256 * 1024  # task files in the repository are under 1 KiB
+MAX_BYTES = 64 * 1024  # task files in the repository are under 1 KiB
+MAX_TOKENS = 10_000  # they have about a hundred tokens
 MAX_DEPTH = 32  # nested mappings / sequences
 MAX_EXPANDED = 20_000  # nodes plus scalar characters after alias expansion, over the file's own size
 
@@ -36,10 +37,27 @@ def read_limited(path: Path) -> str:
     return path.read_bytes().decode("utf-8")
 
 
-def _check_nesting(text: str) -> None:
-    """Scan tokens (the scanner is iterative) and stop at the first level past the limit."""
+def _check_tokens(text: str) -> None:
+    """Scan tokens (libyaml when available: fast and iterative) and stop at the first limit broken.
+
+    A file libyaml cannot scan is rescanned by the pure-Python scanner, so that its syntax error
+    reads exactly as the parser's that follows."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    try:
+        _count(yaml.scan(text, Loader=fast or yaml.SafeLoader))
+    except YAMLLimitError:
+        raise
+    except yaml.YAMLError:
+        if fast is None:
+            raise
+        _count(yaml.scan(text, Loader=yaml.SafeLoader))
+
+
+def _count(tokens: Iterator[yaml.Token]) -> None:
     depth = 0
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+    for n, token in enumerate(tokens):
+        if n > MAX_TOKENS:
+            raise YAMLLimitError(f"more than {MAX_TOKENS} YAML tokens; task and suite files are a few dozen", token.start_mark.line + 1)
         if isinstance(token, _OPEN):
             depth += 1
             if depth > MAX_DEPTH:
@@ -78,7 +96,7 @@ def _check_expansion(root: yaml.Node, budget: int) -> None:
 
 def load_limited(text: str) -> tuple[Any, yaml.Node | None]:
     """Parse one YAML document within the limits; returns (data, root node)."""
-    _check_nesting(text)
+    _check_tokens(text)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

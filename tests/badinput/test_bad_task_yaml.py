@@ -18,7 +18,9 @@ HOSTILE = {
                       + "  l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n"
                       + "description: [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n",
     "nested.yaml": "task: nested\nbenchmark: toy_docs\nargs: {path: " + "[" * 100_000 + "\n",
-    "huge.yaml": "task: huge\nbenchmark: toy_docs\ndescription: '" + "z" * 300_000 + "'\n",
+    "deep.yaml": "task: deep\nbenchmark: toy_docs\nargs: {path: " + "[" * 5_000 + "\n",
+    "many_tokens.yaml": "task: many\nbenchmark: toy_docs\nargs: {path: [" + "1," * 30_000 + "1]}\n",
+    "huge.yaml": "task: huge\nbenchmark: toy_docs\ndescription: '" + "z" * 100_000 + "'\n",
     "recursive.yaml": "task: rec\nbenchmark: toy_docs\nargs: &a {path: *a}\n",
     "suite_bomb.yaml": "suite: sbomb\ntasks: [toy]\ndescription:\n" + "".join(
         f"  - &{c} [{', '.join([f'*{p}'] * 10) if p else ', '.join(['x'] * 10)}]\n" for p, c in zip(["", *LEVELS[:-1]], LEVELS)),
