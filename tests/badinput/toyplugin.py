@@ -19,7 +19,8 @@ HARNESS_API_VERSION = "1.0"
 
 
 class ToyDocs(Benchmark):
-    batch_size = 4
+    batch_size = 4  # samples per evaluate() call (main renames this samples_per_call)
+    samples_per_call = 4
     needs_model = False
 
     def __init__(self, path: str):
