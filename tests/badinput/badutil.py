@@ -29,6 +29,11 @@ def run_toy(args: list[str], **env: str):
     return run_cli(args, env=toy_env(**env), timeout=120)
 
 
+def header_line(stderr: str) -> str:
+    """The run's start line (other plugins' warnings may come first)."""
+    return next(line for line in stderr.splitlines() if line.startswith("harness: model "))
+
+
 def results_of(out: Path) -> dict:
     files = sorted(out.glob("*/results_*.json"))
     assert len(files) == 1, files

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from badutil import log_lines, results_of, run_toy, toy_env, toy_task
+from badutil import header_line, log_lines, results_of, run_toy, toy_env, toy_task
 from testutil import REPO, assert_user_error, run_cli
 
 ROWS = [{"id": f"s{i}", "x": i, "fail": i == 1} for i in range(3)]  # s1 would fail: proves nothing ran
@@ -52,7 +52,7 @@ def test_run_without_output_path_uses_the_default_folder_and_says_where(tmp_path
     res = run_toy(args, HARNESS_RUNS_DIR=str(runs))
     assert res.returncode == 0, res.stderr
     doc = results_of(runs)
-    assert f"output {runs}" in res.stderr.splitlines()[0]  # at the start
+    assert f"output {runs}" in header_line(res.stderr)  # at the start
     assert f"results: {runs}" in res.stdout  # and at the end
     assert doc["results"]["toy"]["y"] == 2.0
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from badutil import log_lines, results_of, run_toy, toy_env, toy_task
+from badutil import header_line, log_lines, results_of, run_toy, toy_env, toy_task
 from testutil import REPO, assert_user_error
 
 ROWS = [{"id": f"s{i}", "x": i, "fail": i == 5} for i in range(10)]
@@ -112,6 +112,7 @@ def test_header_and_heartbeat_show_life(tmp_path):
     args.remove("--no-progress")
     res = run_toy(args, HARNESS_HEARTBEAT_SECONDS="0.25")
     assert res.returncode == 0, res.stderr
-    first = res.stderr.splitlines()[0]
+    first = header_line(res.stderr)
     assert first.startswith("harness: model no-model; tasks toy; output ") and str(tmp_path / "out") in first
+    assert res.stderr.index(first) < res.stderr.index("still working")  # the header comes before the work
     assert "still working" in res.stderr and "step " in res.stderr and "of slow" in res.stderr
