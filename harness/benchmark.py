@@ -57,6 +57,11 @@ class TaskContext:
     limit: int | None = None
     cache_dir: Path | None = None  # per-model scratch space for instances worth caching
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("harness"))
+    status: str = ""  # what a long evaluate() last reported; shown by the runner's heartbeat
+
+    def report(self, text: str) -> None:
+        """Say where a long sample is (e.g. ``"layer 3/12"``); the runner shows it while waiting."""
+        self.status = str(text)
 
     def rng(self, salt: str = "") -> random.Random:
         """A seeded ``random.Random`` private to this task (and ``salt``)."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from harness.pluginmanager import PluginManager
 from harness.tasks import TaskConfigError, TaskIndex, builtin_task_dir
+from harness.textsafe import printable
+
+EXIT_INTERRUPTED = 130
 
 
 def parse_kv(text: str, what: str) -> dict[str, Any]:
@@ -24,6 +28,30 @@ def parse_kv(text: str, what: str) -> dict[str, Any]:
             raise TaskConfigError(f"{what}: expected key=value pairs separated by commas, got {part!r}")
         out[key.strip()] = parse_value(value)
     return out
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def batch_size(text: str) -> int | str:
+    """argparse type: a positive integer or ``auto``."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
+
+def _err(text: str) -> None:
+    print(f"harness: error: {printable(text)}", file=sys.stderr)
+
+
+def _note(text: str) -> None:
+    print(printable(text), file=sys.stderr, flush=True)
 
 
 def _global_options(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +70,11 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     run.add_argument("--model", default="hf", help="model adapter (default: hf)")
     run.add_argument("--model-args", default="", help="k=v,... e.g. pretrained=smollm2-135m,dtype=float32")
     run.add_argument("--tasks", default="default", help="comma-separated tasks, suites or tags (default: default)")
-    run.add_argument("--batch-size", default=None, help="N or auto")
-    run.add_argument("--limit", type=int, default=None, help="at most N samples per task")
+    run.add_argument("--batch-size", type=batch_size, default=None, help="N or auto")
+    run.add_argument("--limit", type=positive_int, default=None, help="at most N samples per task")
     run.add_argument("--seed", type=int, default=1234)
-    run.add_argument("--output-path", type=Path, default=None, help="write results (and sample logs) under DIR")
+    run.add_argument("--output-path", type=Path, default=None,
+                     help="write results (and sample logs) under DIR (default: ./harness-runs, or $HARNESS_RUNS_DIR)")
     run.add_argument("--log-samples", action="store_true", help="write one JSONL line per sample")
     run.add_argument("--resume", action="store_true", help="continue a killed run from its sample logs")
     run.add_argument("--cache-requests", type=Path, default=None, metavar="FILE", help="SQLite request cache")
@@ -64,37 +93,57 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
 
     bench.add_command(sub)
     leaderboard_cli.add_command(sub)
-    pm.hook.harness_add_commands(subparsers=sub)
+    pm.call("harness_add_commands", subparsers=sub)  # a plugin whose hook raises is reported, not fatal
     return parser
 
 
 def _index(pm: PluginManager, include: Sequence[Path]) -> TaskIndex:
-    return TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *include])
+    return TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *include], required=include)
 
 
-def cmd_run(args: argparse.Namespace, pm: PluginManager) -> int:
+def cmd_run(args: argparse.Namespace, pm: PluginManager, argv: Sequence[str] = ()) -> int:
+    from harness.interrupt import RunInterrupted
+    from harness.outdir import default_output_dir
     from harness.runner import RunConfig, RunError, run
 
     cfg = RunConfig(
         model=args.model, model_args=parse_kv(args.model_args, "--model-args"),
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], include_paths=args.include_path,
-        batch_size=args.batch_size, limit=args.limit, seed=args.seed, output_path=args.output_path,
+        batch_size=args.batch_size, limit=args.limit, seed=args.seed,
+        output_path=args.output_path if args.output_path is not None else default_output_dir(),
         log_samples=args.log_samples, resume=args.resume, cache_requests=args.cache_requests,
-        progress=not args.no_progress,
+        progress=not args.no_progress, report=_note,
     )
     try:
         doc = run(cfg, pm=pm)
     except RunError as err:
-        print(f"harness: error: {err}", file=sys.stderr)
+        _err(str(err))
         return 2
+    except RunInterrupted as stop:
+        _note(f"harness: interrupted; saved {stop.saved}; continue with: {resume_command(argv)}")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _note(f"harness: interrupted before any sample was saved; run again with: {resume_command(argv)}")
+        return EXIT_INTERRUPTED
     if doc.get("rank"):  # data-parallel: rank 0 reports
         return 0
-    print(format_results(doc))
+    print(printable(format_results(doc)))
     if doc.get("results_path"):
         print(f"results: {doc['results_path']}")
+    failed = {t: m["n_failed"] for t, m in doc["tasks"].items() if m.get("n_failed")}
+    for task, n in failed.items():
+        ids = ", ".join(list(doc["tasks"][task]["failed_samples"])[:5])
+        _note(f"harness: task {task}: {n} sample(s) failed ({ids}{', ...' if n > 5 else ''}); their errors are in "
+              f"the results file{' and the sample log' if cfg.log_samples or cfg.resume else ''}; --resume retries them")
     for task, err in doc["errors"].items():
-        print(f"harness: task {task} failed: {err}", file=sys.stderr)
-    return 1 if doc["errors"] else 0
+        _note(f"harness: task {task} failed: {err}")
+    return 1 if doc["errors"] or failed else 0
+
+
+def resume_command(argv: Sequence[str]) -> str:
+    """The command line that continues this run."""
+    argv = list(argv)
+    return "harness " + shlex.join(argv + ([] if "--resume" in argv else ["--resume"]))
 
 
 def format_results(doc: dict[str, Any]) -> str:
@@ -130,16 +179,21 @@ def cmd_list(args: argparse.Namespace, pm: PluginManager) -> int:
         width = max([len(r["task"]) for r in rows] + [4])
         for r in rows:
             plugin = r["plugin"] or f"(unknown benchmark {r['benchmark']})"
-            print(f"{r['task'].ljust(width)}  {plugin:<20}  {r['description']}")
+            print(printable(f"{r['task'].ljust(width)}  {plugin:<20}  {r['description']}"))
         for s in suites:
-            print(f"{s['suite'].ljust(width)}  {'(suite)':<20}  {', '.join(s['tasks'])}")
+            print(printable(f"{s['suite'].ljust(width)}  {'(suite)':<20}  {', '.join(s['tasks'])}"))
+    for info in pm.failures():
+        _note(f"harness: plugin {info.name} failed: {info.error}")
+    for note in index.notes:
+        _note(f"harness: note: {note}")
     for err in index.errors:
-        print(f"harness: {err}", file=sys.stderr)
+        _note(f"harness: {err}")
     return 0
 
 
 def cmd_plugins(args: argparse.Namespace, pm: PluginManager) -> int:
     pm.registry()  # collect registrations so malformed ones are reported too
+    pm.task_paths()  # and task-path hooks that raise
     infos = sorted(pm.infos.values(), key=lambda i: i.name)
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))
@@ -169,12 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        if args.func in (cmd_run, cmd_list, cmd_plugins) or getattr(args, "wants_pm", False):
+        if args.func is cmd_run:
+            return cmd_run(args, pm, argv)
+        if args.func in (cmd_list, cmd_plugins) or getattr(args, "wants_pm", False):
             return int(args.func(args, pm) or 0)
         return int(args.func(args) or 0)
     except TaskConfigError as err:
-        print(f"harness: error: {err}", file=sys.stderr)
+        _err(str(err))
         return 2
+    except KeyboardInterrupt:
+        _note("harness: interrupted")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,12 +4,17 @@ Plugins come from the ``harness.plugins`` entry-point group (built-ins included)
 ``--plugin module.path``, or are blocked with ``-p no:NAME``. ``HARNESS_DISABLE_PLUGIN_AUTOLOAD=1``
 turns entry-point discovery off (explicit ``--plugin`` modules still load). A plugin that
 fails to import, needs a newer hook API, or returns malformed registrations is recorded
-with its error; every other plugin keeps working.
+with its error; every other plugin keeps working. Built-in plugins (those of the
+``interp-harness`` distribution) win a name clash: a plugin that registers a built-in name
+is refused as a whole and reported. Lifecycle hooks and ``harness_add_commands`` run through
+:meth:`PluginManager.call`: a hook that raises is reported with its plugin's name and
+disabled for the rest of the process.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -24,6 +29,8 @@ from harness import hookspecs
 from harness.registry import BenchmarkSpec, DecoderSpec, ModelSpec, Registry, RegistrationError, check_spec
 
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"
+BUILTIN_DIST = "interp-harness"
+log = logging.getLogger("harness")
 
 
 @dataclass
@@ -34,6 +41,7 @@ class PluginInfo:
     version: str = ""
     status: str = "ok"  # ok | failed | blocked
     error: str = ""
+    builtin: bool = False  # shipped with the harness (wins name clashes)
 
 
 @dataclass
@@ -43,6 +51,7 @@ class PluginManager:
     pm: pluggy.PluginManager = field(default_factory=lambda: _new_pm())
     infos: dict[str, PluginInfo] = field(default_factory=dict)
     _registry: Registry | None = None
+    disabled: set[tuple[str, str]] = field(default_factory=set)  # (plugin, hook) turned off after raising
 
     @property
     def hook(self) -> Any:
@@ -61,6 +70,7 @@ class PluginManager:
                 version = dist.version if dist is not None else ""
                 origin = f"entry point ({dist.name} {version})" if dist is not None else "entry point"
                 self._load_one(ep.name, ep.value, origin, version, blocked)
+                self.infos[ep.name].builtin = dist is not None and dist.name == BUILTIN_DIST
         for module_path in extra_modules:
             self._load_one(module_path, module_path, "--plugin", "", blocked)
         return self
@@ -100,8 +110,9 @@ class PluginManager:
             ("harness_register_models", ModelSpec, reg.models),
             ("harness_register_decoders", DecoderSpec, reg.decoders),
         )
+        intruders: dict[str, str] = {}
         for hook_name, kind, table in targets:
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            for impl in sorted(getattr(self.pm.hook, hook_name).get_hookimpls(), key=self._precedence):
                 plugin = impl.plugin_name
                 try:
                     specs = impl.function()
@@ -116,10 +127,39 @@ class PluginManager:
                 for spec in checked:
                     if spec.name in table:
                         other = table[spec.name].plugin
-                        self._fail(plugin, RegistrationError(f"{kind.__name__} {spec.name!r} is already registered by plugin {other!r}"))
+                        builtin = self.infos.get(other, PluginInfo(other, "?", "?")).builtin
+                        msg = f"{kind.__name__} {spec.name!r} is already registered by {'built-in ' if builtin else ''}plugin {other!r}"
+                        if builtin:
+                            intruders[plugin] = msg
+                        self._fail(plugin, RegistrationError(msg))
                         continue
                     table[spec.name] = _with_plugin(spec, plugin)
+        for plugin, msg in intruders.items():  # refused as a whole: none of its registrations or hooks stay
+            for table in (reg.benchmarks, reg.models, reg.decoders):
+                for name in [n for n, s in table.items() if s.plugin == plugin]:
+                    del table[name]
+            if self.pm.get_plugin(plugin) is not None:
+                self.pm.unregister(name=plugin)
+            self.infos[plugin].error += "; refused: a plugin may not replace a built-in registration"
         return reg
+
+    def _precedence(self, impl: Any) -> tuple[bool, str]:
+        info = self.infos.get(impl.plugin_name)
+        return (not (info and info.builtin), impl.plugin_name)
+
+    # -- isolated hook calls ----------------------------------------------------------------
+    def call(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of ``hook_name``; one that raises is reported and disabled."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            key = (impl.plugin_name, hook_name)
+            if key in self.disabled:
+                continue
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as err:  # noqa: BLE001 - a plugin's hook must never fail a task or a command
+                self.disabled.add(key)
+                self._fail(impl.plugin_name, err)
+                log.warning("plugin %s: hook %s raised %s; disabled for this run", impl.plugin_name, hook_name, _describe(err))
 
     def _fail(self, plugin: str, err: BaseException) -> None:
         info = self.infos.setdefault(plugin, PluginInfo(name=plugin, module="?", origin="?"))
@@ -127,6 +167,7 @@ class PluginManager:
         info.error = (info.error + "; " if info.error else "") + _describe(err)
 
     def task_paths(self) -> list[Path]:
+        self.registry()  # refuses intruders first, so their task folders are not searched
         paths: list[Path] = []
         for impl in self.pm.hook.harness_task_paths.get_hookimpls():
             try:

@@ -34,12 +34,28 @@ SCHEMA_VERSION = 1
 
 def stable_hash(obj: Any, n: int = 16) -> str:
     """sha256 of the canonical JSON of ``obj`` (first ``n`` hex digits)."""
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=_canonical).encode()
     return hashlib.sha256(blob).hexdigest()[:n]
 
 
+def _canonical(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):  # str() of a set depends on the hash seed
+        return sorted(value, key=repr)
+    return str(value)
+
+
 def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:120] or "model"
+    """A file-name-safe form of ``text``; never ``.``/``..`` or hidden (leading dots are dropped)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:120] or "model"
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def json_safe(value: Any) -> Any:
@@ -63,6 +79,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would: mkstemp makes files 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(json_safe(data), fh, indent=2, ensure_ascii=False, allow_nan=False)
             fh.flush()
@@ -88,21 +105,35 @@ class RunInfo:
 
 
 class SampleLog:
-    """Append-only JSONL of sample results; each batch is flushed and fsynced."""
+    """Append-only JSONL of sample results; each batch is flushed and fsynced.
 
-    def __init__(self, path: Path, meta: dict[str, Any], resume: bool):
-        self.path = path
-        self.meta_path = path.with_suffix(".meta.json")
+    A fresh run never renames or overwrites an earlier log (its results file points at it):
+    when ``path`` exists it writes ``<stem>.run-<stamp>-<tag>.jsonl`` instead. ``resume``
+    continues the newest log of the same key.
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], resume: bool, tag: str = ""):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.done: dict[str, dict[str, Any]] = {}
-        if path.exists() and resume:
+        existing = logs_of(path)
+        if resume and existing:
+            path = existing[-1]
             self.done = {rec["sample_id"]: rec for rec in read_sample_lines(path)}
             _rewrite_clean(path, self.done.values())  # drop a torn last line before appending
         elif path.exists():
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
-            path.rename(path.with_name(f"{path.stem}.{stamp}.jsonl"))  # keep, never overwrite
+            path = _unused_name(path, tag)
+        self.path = path
+        self.meta_path = path.with_suffix(".meta.json")
         write_json_atomic(self.meta_path, meta)
         self._fh = path.open("a", encoding="utf-8")
+
+    def keep(self, records: Iterable[dict[str, Any]]) -> None:
+        """Rewrite the log with only ``records`` (resume drops stale and failed lines)."""
+        self._fh.close()
+        kept = list(records)
+        _rewrite_clean(self.path, kept)
+        self.done = {rec["sample_id"]: rec for rec in kept}
+        self._fh = self.path.open("a", encoding="utf-8")
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         for rec in records:
@@ -113,6 +144,21 @@ class SampleLog:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def logs_of(path: Path) -> list[Path]:
+    """Existing logs for ``path``'s key (itself and its per-run variants), oldest first."""
+    found = [p for p in [path, *path.parent.glob(f"{path.stem}.*.jsonl")] if p.is_file()]
+    return sorted(set(found), key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def _unused_name(path: Path, tag: str) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for n in range(1, 10_000):
+        candidate = path.with_name(f"{path.stem}.run-{stamp}-{tag or 'x'}{'' if n == 1 else f'-{n}'}.jsonl")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(f"no free sample-log name next to {path}")
 
 
 def read_sample_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -129,22 +175,41 @@ def read_sample_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _rewrite_clean(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 
-def sample_record(result: SampleResult, doc: dict[str, Any], prompt: str) -> dict[str, Any]:
-    return {
+def doc_hash(doc: dict[str, Any]) -> str:
+    return stable_hash(doc, 64)
+
+
+def prompt_hash(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+def sample_record(result: SampleResult, doc: dict[str, Any], prompt: str, config: str = "") -> dict[str, Any]:
+    """One log line; ``config`` is the digest of the task's configuration (resume checks it)."""
+    rec = {
         "sample_id": result.sample_id,
-        "doc_hash": stable_hash(doc, 64),
-        "prompt_hash": hashlib.sha256(prompt.encode()).hexdigest(),
+        "doc_hash": doc_hash(doc),
+        "prompt_hash": prompt_hash(prompt),
         "doc": doc,
         "values": result.values,
         "log": result.log,
     }
+    if config:
+        rec["config"] = config
+    return rec
+
+
+def failed_record(sample_id: str, doc: dict[str, Any], prompt: str, error: str, config: str = "") -> dict[str, Any]:
+    """The log line of a sample whose evaluation raised; ``--resume`` retries it."""
+    rec = sample_record(SampleResult(sample_id, {}), doc, prompt, config)
+    rec["error"] = error
+    return rec
 
 
 def record_to_result(rec: dict[str, Any]) -> SampleResult:

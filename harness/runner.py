@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from harness.benchmark import Benchmark, Sample, TaskContext, TaskResult
+from harness.benchmark import Benchmark, TaskContext, TaskResult
 from harness.distributed import current as current_dist
+from harness.interrupt import RunInterrupted, deferred_interrupt
+from harness.isolation import describe, evaluate_isolated
+from harness.outdir import OutputLock, OutputPathError, check_output_dir, inside
 from harness.pluginmanager import PluginManager
+from harness.progress import Heartbeat
 from harness.results import (
-    SCHEMA_VERSION, RunInfo, SampleLog, environment_info, record_to_result, sample_record, slug, stable_hash,
-    write_json_atomic,
+    SCHEMA_VERSION, RunInfo, SampleLog, environment_info, failed_record, record_to_result, sample_record, slug,
+    stable_hash, write_json_atomic,
 )
+from harness.resume import ReuseCheck, reusable
 from harness.tasks import TaskConfig, TaskConfigError, TaskIndex, builtin_task_dir, instantiate
 
 log = logging.getLogger("harness")
+NO_MODEL = "no-model"  # the results folder of runs whose tasks need no model
+MAX_LISTED = 100  # failed sample ids kept in the results file
 
 
 class RunError(RuntimeError):
@@ -44,19 +53,23 @@ class RunConfig:
     plugins: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     progress: bool = True
+    report: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)  # start/notes lines (CLI: stderr)
 
 
 @dataclass
 class PlannedTask:
     config: TaskConfig
-    benchmark: Benchmark
+    benchmark: Benchmark | None
     spec: Any
+    error: str = ""  # the benchmark's implementation could not be imported: only this task fails
 
 
 def plan(cfg: RunConfig, pm: PluginManager) -> list[PlannedTask]:
     """Resolve tasks and build their benchmarks before any model is loaded (fail fast)."""
     registry = pm.registry()
-    index = TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *cfg.include_paths])
+    index = TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *cfg.include_paths], required=cfg.include_paths)
+    for note in index.notes:
+        _say(cfg, f"harness: note: {note}")
     planned = []
     named = [t for t in cfg.tasks if ":" not in t]
     configs = {tc.name: tc for tc in index.expand(named)} if named else {}
@@ -75,7 +88,14 @@ def plan(cfg: RunConfig, pm: PluginManager) -> list[PlannedTask]:
             hint = f"; plugins that failed to load: {', '.join(failed)}" if failed else ""
             raise TaskConfigError(f"{tc.where('benchmark')}: task {tc.name!r} names unknown benchmark {tc.benchmark!r} "
                                   f"(registered: {', '.join(sorted(registry.benchmarks)) or 'none'}){hint}")
-        planned.append(PlannedTask(tc, instantiate(tc, spec.load()), spec))
+        try:
+            implementation = spec.load()
+        except Exception as err:  # noqa: BLE001 - an unimportable implementation fails only its tasks
+            msg = f"benchmark {tc.benchmark!r} of plugin {spec.plugin!r} cannot be imported: {describe(err)}"
+            log.error("task %s: %s", tc.name, msg)
+            planned.append(PlannedTask(tc, None, spec, error=msg))
+            continue
+        planned.append(PlannedTask(tc, instantiate(tc, implementation), spec))
     return planned
 
 
@@ -102,10 +122,18 @@ def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
 
         if torch.cuda.is_available():
             args["device"] = f"cuda:{dist.local_rank}"  # one GPU per process
+    if cfg.cache_requests:
+        check_cache_file(Path(cfg.cache_requests))
     try:
-        adapter = registry.models[name].load()(**args)
+        factory = registry.models[name].load()
+    except Exception as err:  # noqa: BLE001
+        raise RunError(f"--model {cfg.model}: the adapter of plugin {registry.models[name].plugin!r} cannot be imported: {describe(err)}") from None
+    try:
+        adapter = factory(**args)
     except (TypeError, ValueError) as err:
-        raise RunError(f"--model {cfg.model} --model-args: {err}") from err
+        from harness.models.args import ModelArgError
+
+        raise RunError(str(err) if isinstance(err, ModelArgError) else f"--model {cfg.model} --model-args: {err}") from None
     if cfg.cache_requests:
         from harness.models.cache import CachingAdapter
 
@@ -113,27 +141,83 @@ def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
     return adapter
 
 
+def check_cache_file(path: Path) -> None:
+    """A --cache-requests file must be a SQLite database (or not exist yet)."""
+    if path.is_dir():
+        raise RunError(f"--cache-requests {path}: is a folder, expected a file")
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            db.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.Error as err:
+        raise RunError(f"--cache-requests {path}: not a request cache ({err}); delete it or choose another file") from None
+
+
+def check_config(cfg: RunConfig) -> None:
+    """Refuse values that would silently do something else (before any task or model loads)."""
+    if not cfg.tasks:
+        raise RunError("--tasks is empty: name at least one task, suite or tag (`harness list` shows them)")
+    if cfg.limit is not None and (isinstance(cfg.limit, bool) or not isinstance(cfg.limit, int) or cfg.limit < 1):
+        raise RunError(f"--limit {cfg.limit!r}: expected a positive number of samples per task")
+    if cfg.batch_size is not None:
+        from harness.models.args import ModelArgError, positive_int
+
+        try:
+            cfg.batch_size = positive_int("batch_size", cfg.batch_size, allow_auto=True)
+        except ModelArgError as err:
+            raise RunError(str(err).replace("--model-args batch_size=", "--batch-size ")) from None
+    for flag, on in (("--resume", cfg.resume), ("--log-samples", cfg.log_samples)):
+        if on and cfg.output_path is None:
+            raise RunError(f"{flag} needs an output folder (--output-path DIR); without one nothing would be saved")
+
+
 def run(cfg: RunConfig, pm: PluginManager | None = None, adapter: Any = None) -> dict[str, Any]:
     """Evaluate ``cfg.tasks``; returns the results document (also written under ``output_path``)."""
     pm = pm or PluginManager().load(cfg.plugins, cfg.blocked)
+    pm.registry()  # name clashes are found here, so they are reported below
     for info in pm.failures():
         log.warning("plugin %s failed to load: %s", info.name, info.error)
+    check_config(cfg)
     planned = plan(cfg, pm)
-    if adapter is None and any(p.benchmark.needs_model for p in planned):
+    dist = current_dist()
+    root = None
+    if cfg.output_path is not None:
+        try:
+            root = check_output_dir(Path(cfg.output_path))
+        except OutputPathError as err:
+            raise RunError(str(err)) from None
+    try:
+        with OutputLock(root) if root is not None and dist.main else contextlib.nullcontext():
+            return _run_locked(cfg, pm, adapter, planned, root)
+    except OutputPathError as err:
+        raise RunError(str(err)) from None
+
+
+def _say(cfg: RunConfig, text: str) -> None:
+    (cfg.report or log.info)(text)
+
+
+def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[PlannedTask], root: Path | None) -> dict[str, Any]:
+    needs_model = any(p.benchmark is not None and p.benchmark.needs_model for p in planned)
+    label = str(cfg.model_args.get("pretrained", cfg.model)) if needs_model or adapter is not None else NO_MODEL
+    _say(cfg, f"harness: model {label}; tasks {', '.join(p.config.name for p in planned)}; output {root or '(none)'}")
+    if adapter is None and needs_model:
         adapter = load_model(cfg, pm)
     from harness.models.decoding import set_decoders
 
     set_decoders(pm.registry().decoders)
     fingerprint = adapter.fingerprint() if adapter is not None else ""
-    model_name = getattr(adapter, "name", None) or str(cfg.model_args.get("pretrained", cfg.model))
-    out_dir = Path(cfg.output_path) / slug(model_name) if cfg.output_path else None
+    model_name = (getattr(adapter, "name", None) or label) if adapter is not None else NO_MODEL
+    out_dir = inside(root, slug(model_name)) if root is not None else None
     started = datetime.now(timezone.utc)
     run_info = RunInfo(run_id=stable_hash([fingerprint, [p.config.name for p in planned], started.isoformat()]),
                        output_dir=out_dir, model_name=model_name, model_args=dict(cfg.model_args),
                        tasks=[p.config.name for p in planned], config=_config_dict(cfg), fingerprint=fingerprint)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "run_id": run_info.run_id, "created": started.isoformat(timespec="seconds"),
-        "model": {"name": model_name, "adapter": cfg.model, "args": cfg.model_args, "fingerprint": fingerprint},
+        "model": {"name": model_name, "adapter": cfg.model if needs_model else NO_MODEL, "args": cfg.model_args,
+                  "fingerprint": fingerprint},
         "config": run_info.config, "environment": environment_info(),
         "results": {}, "stderr": {}, "tasks": {}, "details": {}, "errors": {}, "wall_seconds": None,
     }
@@ -143,37 +227,64 @@ def run(cfg: RunConfig, pm: PluginManager | None = None, adapter: Any = None) ->
     results_path = out_dir / f"results_{started.strftime('%Y%m%dT%H%M%S')}_{run_info.run_id[:6]}.json" if out_dir and dist.main else None
     if dist.world > 1:
         doc["config"]["world_size"] = dist.world
-    pm.hook.harness_run_start(run=run_info)
+    pm.call("harness_run_start", run=run_info)
     t0 = time.time()
-    for p in planned:
-        try:
-            result, meta = _run_task(p, cfg, adapter, run_info, pm, out_dir)
-            if result is None:  # a non-zero rank: rank 0 aggregates and writes
-                continue
-        except Exception as err:  # noqa: BLE001 - one task failing must not lose the others
-            log.error("task %s failed: %s", p.config.name, err)
-            doc["errors"][p.config.name] = "".join(traceback.format_exception_only(type(err), err)).strip()
-            log.debug("%s", traceback.format_exc())
-            continue
-        name = p.config.name
-        doc["results"][name] = result.metrics
-        doc["stderr"][name] = result.stderr
-        doc["details"][name] = result.details
-        doc["tasks"][name] = meta
-        if results_path:
-            write_json_atomic(results_path, doc)  # finished tasks survive a later crash
+    state: dict[str, Any] = {}
+    try:
+        for p in planned:
+            _run_one(p, cfg, adapter, run_info, pm, out_dir, doc, results_path, state)
+    except KeyboardInterrupt:
+        raise RunInterrupted(_saved(doc, results_path, state)) from None
     doc["wall_seconds"] = round(time.time() - t0, 3)
     if not dist.main:
         doc["rank"] = dist.rank
         return doc
     if results_path:
-        write_json_atomic(results_path, doc)
+        with deferred_interrupt():
+            write_json_atomic(results_path, doc)
         doc["results_path"] = str(results_path)
-    pm.hook.harness_run_end(run=run_info, results=doc)
+    pm.call("harness_run_end", run=run_info, results=doc)
     return doc
 
 
-def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm: PluginManager, out_dir: Path | None) -> tuple[TaskResult | None, dict]:
+def _run_one(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm: PluginManager, out_dir: Path | None,
+             doc: dict[str, Any], results_path: Path | None, state: dict[str, Any]) -> None:
+    name = p.config.name
+    if p.error:
+        doc["errors"][name] = p.error
+        return
+    try:
+        result, meta = _run_task(p, cfg, adapter, run_info, pm, out_dir, state)
+        if result is None:  # a non-zero rank: rank 0 aggregates and writes
+            return
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # noqa: BLE001 - one task failing must not lose the others
+        log.error("task %s failed: %s", name, err)
+        doc["errors"][name] = "".join(traceback.format_exception_only(type(err), err)).strip()
+        log.debug("%s", traceback.format_exc())
+        return
+    doc["results"][name] = result.metrics
+    doc["stderr"][name] = result.stderr
+    doc["details"][name] = result.details
+    doc["tasks"][name] = meta
+    state["finished"] = state.get("finished", 0) + 1
+    if results_path:
+        with deferred_interrupt():
+            write_json_atomic(results_path, doc)  # finished tasks survive a later crash
+
+
+def _saved(doc: dict[str, Any], results_path: Path | None, state: dict[str, Any]) -> str:
+    parts = []
+    if doc["results"] and results_path:
+        parts.append(f"{len(doc['results'])} finished task(s) in {results_path}")
+    if state.get("log"):
+        parts.append(f"{state['n_logged']} sample(s) of task {state['task']} in {state['log']}")
+    return "; ".join(parts) or "nothing was saved yet"
+
+
+def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm: PluginManager, out_dir: Path | None,
+              state: dict[str, Any]) -> tuple[TaskResult | None, dict]:
     name, bench = p.config.name, p.benchmark
     cache_dir = None
     if adapter is not None:
@@ -195,56 +306,65 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
     key = stable_hash({"task": name, "benchmark": p.config.benchmark, "args": p.config.args, "limit": cfg.limit,
                        "seed": cfg.seed, "model": run_info.fingerprint})
     dist = current_dist()
-    sample_log = None
+    by_id = {s.id: s for s in samples}
+    sample_log, done, check = None, {}, ReuseCheck()
     if out_dir is not None and (cfg.log_samples or cfg.resume) and dist.main:
         meta = {"task": name, "key": key, "benchmark": p.config.benchmark, "args": p.config.args,
                 "limit": cfg.limit, "seed": cfg.seed, "model_fingerprint": run_info.fingerprint}
-        sample_log = SampleLog(out_dir / f"samples_{slug(name)}_{key[:12]}.jsonl", meta, resume=cfg.resume)
-    done = sample_log.done if sample_log else {}
-    wanted = set(ids)
+        sample_log = SampleLog(out_dir / f"samples_{slug(name)}_{key[:12]}.jsonl", meta, resume=cfg.resume, tag=run_info.run_id[:6])
+        done, check = reusable(sample_log.done, by_id, key)
+        if check.dropped:
+            sample_log.keep(done.values())
+        if check.message():
+            _say(cfg, f"harness: task {name}: {check.message()}")
+        state.update(task=name, log=sample_log.path, n_logged=len(done))
     pending_ids = dist.broadcast([s.id for s in samples if s.id not in done])  # rank 0 read the logs
-    by_id = {s.id: s for s in samples}
     pending = [by_id[i] for i in pending_ids]
+    n_done = len(samples) - len(pending)
     if dist.main:
-        pm.hook.harness_task_start(run=run_info, task=name, n_samples=len(samples), n_done=len(samples) - len(pending))
-    bar = tqdm(total=len(samples), initial=len(samples) - len(pending), desc=name, disable=not cfg.progress or not dist.main, dynamic_ncols=True)
+        pm.call("harness_task_start", run=run_info, task=name, n_samples=len(samples), n_done=n_done)
+    bar = tqdm(total=len(samples), initial=n_done, desc=name, disable=not cfg.progress or not dist.main, dynamic_ncols=True)
     fresh: dict[str, Any] = {}
+    failed: dict[str, str] = {}
     model = adapter if bench.needs_model else None
     step = max(1, bench.samples_per_call) * dist.world
     for lo in range(0, len(pending), step):  # each round: every rank takes a strided share
         block = pending[lo : lo + step]
         mine = block[dist.rank :: dist.world]
-        try:
-            results, error = (bench.evaluate(model, mine, ctx) if mine else []), None
-            _check_results(mine, results, name)
-        except Exception as err:  # noqa: BLE001 - report on rank 0 instead of hanging the others
-            if dist.world == 1:
-                raise
-            results, error = [], f"rank {dist.rank}: {type(err).__name__}: {err}"
-        gathered = dist.gather((results, error))
+        ctx.status = ""
+        with Heartbeat(f"{name} (samples {block[0].id}..{block[-1].id})", lambda: ctx.status, enabled=cfg.progress and dist.main):
+            gathered = dist.gather(evaluate_isolated(bench, model, mine, ctx))
         if gathered is None:
             continue
-        errors = [e for _, e in gathered if e]
-        if errors:
-            raise RuntimeError("; ".join(errors))
         results = [r for rs, _ in gathered for r in rs]
+        bad = {sid: err for _, errs in gathered for sid, err in errs.items()}
         if sample_log:
-            sample_log.append(sample_record(r, by_id[r.sample_id].doc, by_id[r.sample_id].prompt) for r in results)
+            records = [sample_record(r, by_id[r.sample_id].doc, by_id[r.sample_id].prompt, key) for r in results]
+            records += [failed_record(sid, by_id[sid].doc, by_id[sid].prompt, err, key) for sid, err in bad.items()]
+            with deferred_interrupt():
+                sample_log.append(records)
+            state["n_logged"] = state.get("n_logged", 0) + len(records)
         fresh.update({r.sample_id: r for r in results})
+        failed.update(bad)
+        n_done += len(block)
         bar.update(len(block))
-        pm.hook.harness_batch_end(run=run_info, task=name, n_done=bar.n, n_samples=len(samples))
+        pm.call("harness_batch_end", run=run_info, task=name, n_done=n_done, n_samples=len(samples))
     bar.close()
     if sample_log:
         sample_log.close()
     if not dist.main:
         return None, {}
-    ordered = [fresh[i] if i in fresh else record_to_result(done[i]) for i in ids if i in wanted]
+    ordered = [fresh[i] if i in fresh else record_to_result(done[i]) for i in ids if i not in failed]
+    if not ordered:
+        first = next(iter(failed.items()))
+        raise RuntimeError(f"all {len(failed)} samples failed (first: {first[0]}: {first[1]})")
     result = bench.aggregate(ordered, ctx)
     result.n_samples = result.n_samples or len(ordered)
-    pm.hook.harness_task_end(run=run_info, task=name, result=result)
+    pm.call("harness_task_end", run=run_info, task=name, result=result)
     meta = {
         "benchmark": p.config.benchmark, "plugin": p.spec.plugin, "description": p.config.description,
         "args": p.config.args, "n_samples": result.n_samples, "n_resumed": len(samples) - len(pending),
+        "n_recomputed": check.stale, "n_failed": len(failed), "failed_samples": dict(list(failed.items())[:MAX_LISTED]),
         "wall_seconds": round(time.time() - t0, 3),
         "samples_file": sample_log.path.name if sample_log else None,
         "metrics": {m.name: {"display_name": m.label, "higher_is_better": m.higher_is_better} for m in p.spec.metrics},
@@ -253,12 +373,7 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
     return result, meta
 
 
-def _check_results(chunk: list[Sample], results: list[Any], task: str) -> None:
-    got = [r.sample_id for r in results]
-    if sorted(got) != sorted(s.id for s in chunk):
-        raise RuntimeError(f"task {task!r}: evaluate() returned results for {got[:5]}... instead of the batch's samples")
-
-
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:
     d = asdict(cfg)
+    d.pop("report", None)
     return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "include_paths" else v) for k, v in d.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from testutil import REFDATA, REPO, refdata, run_cli  # noqa: F401 - re-exported
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# `harness run` without --output-path writes to ./harness-runs; tests keep that out of the repository.
+os.environ.setdefault("HARNESS_RUNS_DIR", tempfile.mkdtemp(prefix="harness-runs-"))
 
 
 @pytest.fixture(scope="session")

@@ -26,3 +26,11 @@ def run_cli(args: list[str], env: dict | None = None, cwd: Path | None = None, t
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or REPO, timeout=timeout)
+
+
+def assert_user_error(res: subprocess.CompletedProcess, *needles: str, code: int = 2) -> None:
+    """A user error: exit ``code``, every needle in stderr, and no traceback."""
+    assert res.returncode == code, (res.returncode, res.stdout[-2000:], res.stderr[-3000:])
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    for needle in needles:
+        assert needle in res.stderr, (needle, res.stderr[-3000:])

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.textsafe import printable
+
 DESCRIPTION = """\
 Aggregate every results file (results_*.json, searched recursively) under RESULTS_DIR into a
 leaderboard: leaderboard.md, leaderboard.csv, leaderboard.json, a static index.html (one
@@ -48,15 +50,19 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     from harness.leaderboard.formats import plural
 
     out = args.out if args.out is not None else args.results_dir / "leaderboard"
+    problem = _unusable_out(out)
+    if problem:
+        print(f"harness leaderboard: error: --out {out}: {problem}", file=sys.stderr)
+        return 2
     try:
         board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm)
     except NoResultsError as err:
-        print(f"harness leaderboard: error: {err}", file=sys.stderr)
+        print(printable(f"harness leaderboard: error: {err}"), file=sys.stderr)
         return 2
     for problem in board.problems:
-        print(f"harness leaderboard: warning: {problem}", file=sys.stderr)
+        print(printable(f"harness leaderboard: warning: {problem}"), file=sys.stderr)
     for note in board.notes:
-        print(f"harness leaderboard: note: {note}", file=sys.stderr)
+        print(printable(f"harness leaderboard: note: {note}"), file=sys.stderr)
     written = write_all(board, out)
     models = sorted({row.model for t in board.tables for row in t.rows})
     print(
@@ -64,7 +70,7 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
         f"{plural(len(board.runs), 'run')} ({board.selection}); {plural(len(board.plots), 'plot')}."
     )
     for path in written:
-        print(f"  {path}")
+        print(printable(f"  {path}"))
     if args.screenshot:
         from harness.leaderboard.browser import BrowserError, screenshot_page
 
@@ -77,6 +83,17 @@ def run(args: argparse.Namespace, pm: Any = None) -> int:
     if skipped:
         print(f"{len(skipped)} results file(s) left out; see the warnings above and the 'problems' section of index.html.", file=sys.stderr)
     return 1 if args.strict and board.problems else 0
+
+
+def _unusable_out(out: Path) -> str:
+    """Why ``out`` cannot hold the leaderboard (checked before any work), or ''."""
+    if out.exists() and not out.is_dir():
+        return "is a file, not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"cannot create the folder ({err.strerror or err})"
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

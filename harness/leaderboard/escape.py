@@ -12,6 +12,7 @@ from typing import Any
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (not tab/newline), DEL, C1
 
 
 def html_text(value: Any) -> str:
@@ -21,13 +22,15 @@ def html_text(value: Any) -> str:
 
 def md_text(value: Any) -> str:
     """Inline Markdown (table cells included): HTML special characters become entities, Markdown
-    punctuation is backslash-escaped and line breaks become spaces, so the text renders as typed."""
-    text = " ".join(str(value).split())
+    punctuation is backslash-escaped, line breaks become spaces and terminal control characters
+    are dropped (``cat leaderboard.md`` must not replay escape sequences), so the text renders as typed."""
+    text = " ".join(_CONTROLS.sub("", str(value)).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def csv_text(value: Any) -> str:
-    """A text field for CSV: a leading ``= + - @`` gets a quote so spreadsheets do not run it as a formula."""
-    text = str(value)
+    """A text field for CSV: control characters dropped, and a leading ``= + - @`` gets a quote so
+    spreadsheets do not run it as a formula."""
+    text = _CONTROLS.sub("", str(value))
     return "'" + text if text.startswith(_CSV_FORMULA_START) else text

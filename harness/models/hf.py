@@ -21,6 +21,7 @@ from harness.models.base import (
     RollingRequest,
     WeightEditor,
 )
+from harness.models.args import parse_bool
 from harness.models.batching import BatchSizer
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
@@ -84,7 +85,7 @@ class HFAdapter(Tokenization, ModelAdapter):
             tokenizer.pad_token = tokenizer.eos_token
         model_type = getattr(model.config, "model_type", "")
         # As lm-eval: no BOS unless asked, except Gemma, which needs one.
-        self.add_bos_token = ("gemma" in model_type) if add_bos_token is None else bool(add_bos_token)
+        self.add_bos_token = ("gemma" in model_type) if add_bos_token is None else parse_bool("add_bos_token", add_bos_token)
         self.max_length = max_length or _max_length(model, tokenizer)
         self.decoding = decoding
         self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
@@ -118,6 +119,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         """Load by hub id or local path (or a GGUF file inside that folder)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        trust_remote_code = parse_bool("trust_remote_code", trust_remote_code)  # never a truthy "no"
         dev = pick_device(device)
         torch_dtype = pick_dtype(dtype, dev)
         load_kw: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}

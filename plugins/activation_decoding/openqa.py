@@ -89,7 +89,9 @@ def clean_prediction(text: str, stops: Iterable[str] = ("Q:",)) -> str:
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    from harness.textio import read_utf8
+
+    text = read_utf8(path, QAFormatError)
     if path.suffix.lower() == ".jsonl":
         out = []
         for lineno, line in enumerate(text.splitlines(), 1):

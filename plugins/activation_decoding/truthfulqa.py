@@ -11,6 +11,7 @@ Two formats are read:
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -98,8 +99,10 @@ def split_answers(cell: str) -> list[str]:
 
 def read_csv(path: str | Path) -> list[MCQuestion]:
     path = Path(path)
+    from harness.textio import read_utf8
+
     out: list[MCQuestion] = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    with io.StringIO(read_utf8(path, TruthfulQAFormatError), newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -155,7 +158,9 @@ def load_truthfulqa(source: str | Path, limit: int | None = None) -> list[MCQues
         if path.suffix.lower() == ".csv":
             items = read_csv(path)
         elif path.suffix.lower() in (".json", ".jsonl"):
-            text = path.read_text(encoding="utf-8")
+            from harness.textio import read_utf8
+
+            text = read_utf8(path, TruthfulQAFormatError)
             try:
                 records = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix.lower() == ".jsonl" else json.loads(text)
             except json.JSONDecodeError as err:

@@ -100,7 +100,9 @@ def load_pairs(source: str | Path, split: str = "dev", tasks: Iterable[str] | No
 def _file_records(path: Path) -> list[Any]:
     if not path.exists():
         raise PairDataError(f"{path}: pair file not found")
-    text = path.read_text(encoding="utf-8")
+    from harness.textio import read_utf8
+
+    text = read_utf8(path, PairDataError)
     if path.suffix == ".jsonl":
         recs = []
         for n, line in enumerate(text.splitlines(), 1):

@@ -164,7 +164,9 @@ def load_templates(path: str | Path) -> dict[str, TaskTemplate]:
     """Read an official-format template file (``{task: spec}``)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        from harness.textio import read_utf8
+
+        data = json.loads(read_utf8(path, TemplateError))
     except FileNotFoundError:
         raise TemplateError(f"{path}: template file not found") from None
     except json.JSONDecodeError as err:

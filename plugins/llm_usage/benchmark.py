@@ -253,15 +253,16 @@ def _ai_documents(path: str, column: str | None) -> list[tuple[str, str]]:
     p = Path(path)
     if p.suffix != ".jsonl" or not p.is_file():
         return list(iter_documents(path, column))
+    from harness.textio import read_utf8
+
     out = []
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                text = rec[column or "text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise CorpusError(f"{p}:{lineno}: expected a JSON object with a {column or 'text'!r} field") from None
-            out.append((str(rec.get("source", f"{p.name}:{lineno}")), str(text)))
+    for lineno, line in enumerate(read_utf8(p, CorpusError).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            text = rec[column or "text"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise CorpusError(f"{p}:{lineno}: expected a JSON object with a {column or 'text'!r} field") from None
+        out.append((str(rec.get("source", f"{p.name}:{lineno}")), str(text)))
     return out

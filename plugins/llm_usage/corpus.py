@@ -126,7 +126,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
-                yield lineno, raw.decode("utf-8")
+                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM is not text
             except UnicodeDecodeError as err:
                 raise _decode_error(path, lineno, err) from None
 
@@ -190,7 +190,7 @@ def _jsonl_rows(path: Path, text_column: str | None, group_column: str | None) -
 def _csv_rows(path: Path, text_column: str | None, group_column: str | None) -> Iterator[tuple[str, str | None]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
+        with path.open(encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM is not part of the first column's name
             reader = csv.DictReader(fh)
             columns = list(reader.fieldnames or [])
             if not columns:

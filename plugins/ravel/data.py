@@ -111,7 +111,9 @@ def _read_json(path: Path) -> Any:
     if not path.exists():
         raise RavelDataError(f"{path}: file not found (RAVEL needs the five per-type files; see plugins/ravel/README.md)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        from harness.textio import read_utf8
+
+        return json.loads(read_utf8(path, RavelDataError))
     except json.JSONDecodeError as err:
         raise RavelDataError(f"{path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from err
 
