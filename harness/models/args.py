@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-BOOL_ARGS = ("trust_remote_code", "add_bos_token")
+BOOL_ARGS = ("trust_remote_code", "add_bos_token", "share_prefix", "cached_rerun", "remote")
 POSITIVE_INT_ARGS = ("max_batch_size", "max_length")
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
 

@@ -39,16 +39,17 @@ def make_nnsight_adapter(**args: Any) -> Any:
     from harness.models.nnsight_adapter import CAPABILITIES, NNsightAdapter
     from harness.whitebox.capabilities import Capability
 
+    from harness.models.args import check_hf_args
+
     unknown = sorted(set(args) - ADAPTER_ARGS - LOAD_ARGS - TRACE_ARGS)
     if unknown:
         accepted = ", ".join(sorted(ADAPTER_ARGS | LOAD_ARGS | TRACE_ARGS))
         raise ValueError(f"unknown model argument(s) {unknown} for model 'nnsight' (accepted: {accepted})")
+    args = check_hf_args(args)  # the same spellings as hf: booleans are exactly true/false
     pretrained = str(args.get("pretrained", "smollm2-135m"))
     path = str(converted_path(pretrained)) if pretrained in EMBEDDED else pretrained
     trace = {k: args[k] for k in TRACE_ARGS if k in args}
-    remote = str(trace.get("remote", "")).lower() in ("1", "true", "yes")
-    if "remote" in trace:
-        trace["remote"] = remote
+    remote = bool(trace.get("remote", False))
     load: dict[str, Any] = {}
     if not remote:
         device = pick_device(str(args.get("device", "auto")))
