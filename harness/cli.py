@@ -137,6 +137,8 @@ def cmd_run(args: argparse.Namespace, pm: PluginManager, argv: Sequence[str] = (
               f"the results file{' and the sample log' if cfg.log_samples or cfg.resume else ''}; --resume retries them")
     for task, err in doc["errors"].items():
         _note(f"harness: task {task} failed: {err}")
+    if doc["errors"] and not failed and set(doc["errors"]) <= set(doc.get("input_errors", ())):
+        return 2  # only bad input: the data files named above
     return 1 if doc["errors"] or failed else 0
 
 

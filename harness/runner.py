@@ -172,6 +172,11 @@ def check_config(cfg: RunConfig) -> None:
             raise RunError(f"{flag} needs an output folder (--output-path DIR); without one nothing would be saved")
 
 
+class InputDataError(ValueError):
+    """A task's data could not be read or is malformed (the message names the file and line);
+    the run exits 2 when every failure is one of these, as for any other bad input."""
+
+
 def run(cfg: RunConfig, pm: PluginManager | None = None, adapter: Any = None) -> dict[str, Any]:
     """Evaluate ``cfg.tasks``; returns the results document (also written under ``output_path``)."""
     pm = pm or PluginManager().load(cfg.plugins, cfg.blocked)
@@ -262,6 +267,8 @@ def _run_one(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm
     except Exception as err:  # noqa: BLE001 - one task failing must not lose the others
         log.error("task %s failed: %s", name, err)
         doc["errors"][name] = "".join(traceback.format_exception_only(type(err), err)).strip()
+        if isinstance(err, InputDataError):
+            doc.setdefault("input_errors", []).append(name)
         log.debug("%s", traceback.format_exc())
         return
     doc["results"][name] = result.metrics
@@ -297,7 +304,10 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         check(name, bench.requires, adapter)  # before any data is loaded
     ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir)
     t0 = time.time()
-    samples = list(bench.samples(adapter if bench.needs_model else None, ctx))
+    try:
+        samples = list(bench.samples(adapter if bench.needs_model else None, ctx))
+    except (ValueError, OSError) as err:  # the readers name the file and line of what is wrong
+        raise InputDataError(f"{type(err).__name__}: {err}") from err
     if cfg.limit is not None:
         samples = samples[: cfg.limit]
     ids = [s.id for s in samples]

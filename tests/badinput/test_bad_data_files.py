@@ -112,7 +112,7 @@ def test_a_bad_data_file_fails_its_task_with_the_file_name_and_no_traceback(tmp_
     (tmp_path / "t.yaml").write_text(f"task: cg_bad_pairs\nbenchmark: causalgym\nargs: {{pairs: {json.dumps(str(pairs))}}}\n")
     res = run_cli(["--include-path", str(tmp_path), "run", "--tasks", "cg_bad_pairs", "--no-progress",
                    "--model-args", f"pretrained={tiny_model_dir}", "--output-path", str(tmp_path / "out")])
-    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr  # bad input, like a bad task file
     assert "task cg_bad_pairs failed" in res.stderr and "pairs.jsonl:1: not valid UTF-8" in res.stderr
     doc = json.loads(next((tmp_path / "out").glob("*/results_*.json")).read_text())
     assert "pairs.jsonl:1" in doc["errors"]["cg_bad_pairs"]

@@ -74,7 +74,7 @@ def test_resume_and_log_samples_without_output_path_use_the_default_folder(tmp_p
     assert len(log_lines(runs)) == 5
     res = run_toy(args + ["--resume"], HARNESS_RUNS_DIR=str(runs))
     assert res.returncode == 0, res.stderr
-    newest = json.loads(sorted(runs.glob("*/results_*.json"))[-1].read_text())
+    newest = json.loads(max(runs.glob("*/results_*.json"), key=lambda f: f.stat().st_mtime_ns).read_text())
     assert newest["tasks"]["toy"]["n_resumed"] == 5
 
 

@@ -43,7 +43,7 @@ def test_resume_recomputes_samples_whose_data_changed(tmp_path):
     res = run_toy(args + ["--resume"])
     assert res.returncode == 0, res.stderr
     assert "7 sample(s) reused; 1 changed since they were logged" in res.stderr
-    doc = json.loads(sorted((tmp_path / "out").glob("*/results_*.json"))[-1].read_text())
+    doc = json.loads(max((tmp_path / "out").glob("*/results_*.json"), key=lambda f: f.stat().st_mtime_ns).read_text())
     assert doc["results"]["toy"]["y"] == sum(2 * r["x"] for r in rows) / 8  # not the stale value
     assert doc["tasks"]["toy"]["n_recomputed"] == 1 and doc["tasks"]["toy"]["n_resumed"] == 7
 
