@@ -10,6 +10,20 @@ from typing import Any, Callable
 
 HEARTBEAT_ENV = "HARNESS_HEARTBEAT_SECONDS"
 
+_activity = ""  # what the core's long loops (decoding, training) last said; read by the heartbeat
+
+
+def activity(text: str) -> None:
+    """Record what a long inner loop is doing ("generating: token 12/64, 8 rows"); the
+    heartbeat shows it beside the benchmark's own :meth:`TaskContext.report`. Cheap enough
+    to call every step."""
+    global _activity
+    _activity = text
+
+
+def current_activity() -> str:
+    return _activity
+
 
 def heartbeat_seconds() -> float:
     try:

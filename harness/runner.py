@@ -20,7 +20,7 @@ from harness.interrupt import RunInterrupted, deferred_interrupt
 from harness.isolation import describe, evaluate_isolated
 from harness.outdir import OutputLock, OutputPathError, check_output_dir, inside
 from harness.pluginmanager import PluginManager
-from harness.progress import Heartbeat
+from harness.progress import Heartbeat, activity, current_activity
 from harness.results import (
     SCHEMA_VERSION, RunInfo, SampleLog, environment_info, failed_record, record_to_result, sample_record, slug,
     stable_hash, write_json_atomic,
@@ -342,7 +342,9 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         block = pending[lo : lo + step]
         mine = block[dist.rank :: dist.world]
         ctx.status = ""
-        with Heartbeat(f"{name} (samples {block[0].id}..{block[-1].id})", lambda: ctx.status, enabled=cfg.progress and dist.main):
+        activity("")
+        with Heartbeat(f"{name} (samples {block[0].id}..{block[-1].id})",
+                       lambda: "; ".join(t for t in (ctx.status, current_activity()) if t), enabled=cfg.progress and dist.main):
             gathered = dist.gather(evaluate_isolated(bench, model, mine, ctx))
         if gathered is None:
             continue

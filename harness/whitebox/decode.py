@@ -149,8 +149,11 @@ def decode(
     ``step_fn`` (:func:`hf_step` for transformers); ``score`` (a decoding rule) turns each step's
     logits and the states at ``sites`` into scores; ``on_step`` sees each step's logits (B, V)
     and picked tokens (B,) (e.g. to keep the distributions)."""
+    from harness.progress import activity
+
     cache, mask, logits, states = prefilled.cache, prefilled.mask, prefilled.logits, prefilled.states
     for step in range(max_new_tokens):
+        activity(f"generating: token {step + 1}/{max_new_tokens}, {mask.shape[0]} rows")
         scores = score(logits, states, step) if score is not None else logits
         nxt = pick(scores)
         if on_step is not None:

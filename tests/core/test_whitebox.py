@@ -142,3 +142,16 @@ def test_full_forward_engine_equals_the_cached_engine(arch):
     for a, b in zip(runs["cached"][:2], runs["full"][:2]):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
     assert torch.equal(runs["cached"][2], runs["full"][2])
+
+
+def test_the_decode_loop_reports_its_progress_to_the_heartbeat():
+    """A long generation says where it is (a MeLLo case no longer sits silent for minutes)."""
+    from harness.progress import Heartbeat, activity, current_activity
+
+    adapter = tiny_adapter("llama", batch_size=2)
+    lines: list[str] = []
+    activity("")
+    with Heartbeat("task", current_activity, interval=0.05, write=lines.append):
+        adapter.generate([GenerationRequest("Once upon a time", max_new_tokens=120), GenerationRequest("Hi", max_new_tokens=120)])
+    assert any("generating: token" in line and "2 rows" in line for line in lines), lines[:3]
+    assert current_activity().startswith("generating: token")
