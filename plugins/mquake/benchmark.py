@@ -32,6 +32,7 @@ from plugins.mquake.data import Case, group_cases, group_edits, load_cases, pars
 from plugins.mquake.metrics import answer_matches, completion_matches, hop_answers
 from plugins.mquake.prompts import load_demos
 from plugins.mquake.qa import QAItem, QuestionOutcome, answer_questions, complete_clozes
+from plugins.mquake.variants import VARIANTS, load_variant
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter
@@ -46,7 +47,9 @@ class MQuAKEBenchmark(Benchmark):
 
     def __init__(
         self,
-        data: str = "mquake_mini.json",
+        data: str | None = None,
+        variant: str | None = None,
+        remastered_edits: int | None = None,
         method: str = "mello",
         prompting: str = "plain",
         k: int | str = "all",
@@ -73,6 +76,12 @@ class MQuAKEBenchmark(Benchmark):
             raise ValueError(f"n_questions must be >= 1, got {n_questions}")
         self.k = k
         parse_k(k)  # validate early
+        if variant is not None and variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if remastered_edits is not None and not str(variant).startswith("remastered_"):
+            raise ValueError("remastered_edits applies to the remastered_* variants only")
+        self.variant, self.remastered_edits = variant, remastered_edits
+        data = data if data is not None or variant is not None else "mquake_mini.json"
         self.data, self.method, self.prompting = data, method, prompting
         self.style = "mello" if method == "mello" else prompting
         self.demos_path, self.retriever_name = demos, retriever
@@ -99,7 +108,7 @@ class MQuAKEBenchmark(Benchmark):
 
     # -- samples ------------------------------------------------------------------------------
     def samples(self, model: ModelAdapter | None, ctx: TaskContext) -> Sequence[Sample]:
-        cases = load_cases(self.data)
+        cases = load_variant(self.variant, self.data, self.remastered_edits) if self.variant else load_cases(self.data)
         limits = [n for n in (self.limit, ctx.limit) if n is not None]
         if limits:
             cases = cases[: min(limits)]  # before grouping: k="all" means all evaluated cases
