@@ -81,12 +81,14 @@ def build_rows(adapter: Any, edits: Sequence[Any], prefixes: Sequence[str], *, t
 
 
 def context_prefixes(adapter: Any, n: int, length: int = 10) -> list[str]:
-    """``""`` and ``n`` short texts the model writes itself from fixed seed words (greedy), each
-    ending in ". " so the edit prompt starts a new sentence."""
+    """``""`` and ``n`` short texts the model writes itself from fixed seed words (sampled,
+    top-p 0.9, seeded per prefix, as ROME samples its prefixes), each ending in ". " so the
+    edit prompt starts a new sentence."""
     from harness.models.base import GenerationRequest
 
     seeds = PREFIX_SEEDS[: max(0, n)]
-    outs = adapter.generate([GenerationRequest(prompt=s, max_new_tokens=length, stop=("\n",)) for s in seeds]) if seeds else []
+    outs = adapter.generate([GenerationRequest(prompt=s, max_new_tokens=length, stop=("\n",), do_sample=True, top_p=0.9, seed=i)
+                            for i, s in enumerate(seeds)]) if seeds else []
     prefixes = [""]
     for seed, out in zip(seeds, outs):
         text = " ".join(f"{seed}{out.text}".replace("{", "").replace("}", "").split())
