@@ -159,3 +159,23 @@ def test_weight_edit_groups_are_evaluated_whole(tmp_path, tiny):
     bench = MQuAKEBenchmark(method="weight_edit", k="all", editor=f"{__name__}:RecordingEditor")
     bench.samples(tiny, TaskContext(task="t"))
     assert bench.samples_per_call % 8 == 0  # whole groups of the 8 mquake_mini cases per call
+
+
+EDITOR_TASKS = sorted(p for m in ("ft", "rome", "memit") for p in (__import__("pathlib").Path(__file__).resolve().parents[2] / "tasks" / "mquake").glob(f"*_{m}_k*.yaml"))
+
+
+def test_every_editor_has_tasks():
+    assert len(EDITOR_TASKS) == 9  # hard: 3 editors x (k=1, k=all); mini: one each
+
+
+@pytest.mark.parametrize("path", EDITOR_TASKS, ids=lambda p: p.stem)
+def test_shipped_editor_tasks_build_their_editor(path):
+    import yaml
+
+    from harness.registry import resolve
+    from plugins.mquake.benchmark import MQuAKEBenchmark
+
+    args = yaml.safe_load(path.read_text())["args"]
+    bench = MQuAKEBenchmark(**args)
+    editor = resolve(bench.editor_ref)(**bench.editor_args)
+    assert type(editor).__name__ in ("FTEditor", "ROMEEditor", "MEMITEditor") and hasattr(editor, "apply")
