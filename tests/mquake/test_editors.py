@@ -49,7 +49,7 @@ def _edit(adapter, prompt: str, subject: str, rank: int = 10) -> E:
     words = []
     for tok in order:
         text = adapter.tokenizer.decode([tok])
-        if text.startswith(" ") and text.strip().isalpha() and adapter.tok_encode(text) == [tok] + ([] if not adapter.add_bos_token else []):
+        if text.startswith(" ") and text.strip().isalpha() and adapter.tokenizer(text, add_special_tokens=False)["input_ids"] == [tok]:
             words.append(text.strip())
         if len(words) > rank:
             break
@@ -163,3 +163,18 @@ def test_covariance_is_cached_per_fingerprint(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(covariance, "_compute", lambda *a, **k: pytest.fail("recomputed despite the disk cache"))
     assert torch.equal(covariance.second_moments(tiny, [1], n_tokens=500, cache_dir=tmp_path)[1], c1)
     assert len(covariance.sotu_texts(500, tiny)) > 1 and sum(map(len, covariance.sotu_texts(500, tiny))) == 500
+
+
+def test_memit_on_gemma3_with_its_bos_token():
+    from harness.testing import tiny_adapter
+    from plugins.mquake.editors import MEMITEditor
+
+    gemma = tiny_adapter("gemma3", seed=1)
+    assert gemma.add_bos_token
+    edit = _edit(gemma, "The mother tongue of {}", "Danielle Darrieux")
+    pairs = [(edit.cloze, edit.target_new), (edit.cloze, edit.target_true)]
+    before = _logprobs(gemma, pairs)
+    with gemma.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES), [edit]):
+        after = _logprobs(gemma, pairs)
+    assert after[0] - before[0] > UNRELATED_BOUND and after[0] - after[1] > before[0] - before[1]
+    assert _logprobs(gemma, pairs) == before
