@@ -93,8 +93,9 @@ def rows() -> list[list[str]]:
                 method = d["weight_edit"]["editor"].rsplit(":", 1)[-1].removesuffix("Editor")
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
             if len(samples) > smallest and (d["method"] == "noedit" or str(d["k"]) == "1") and order:
+                # per-case evaluation at k=1 / no edits, so the first cases are an exact subset
                 first = sorted(samples, key=lambda s: order[s["sample_id"]])[:smallest]
-                out.append(_row(model, d["method"], f"{k} (first {smallest})", first, "–"))
+                out.append(_row(model, method, f"{k} (first {smallest})", first, "–"))
     return out
 
 
