@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["noedit", "noedit_cot", "incontext_k1", "incontext_kall", "mello_k1", "mello_k1_q1", "mello_kall", "mello_kall_q1",
-         "ft_k1", "ft_kall", "rome_k1", "rome_kall", "memit_k1", "memit_kall"]
+         "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_kall", "memit_k1", "memit_kall", "ft_k1_linf5e-3"]
 HEADER = ["model", "method", "k", "cases", "questions asked", "multi-hop acc (any asked)", "multi-hop acc (question 1)", "hop-wise",
           "instance-wise", "edit-wise", "old-answer rate", "parse failures / questions", "wrong retrievals / edited-hop retrievals",
           "ignored edits / right retrievals", "out of iterations / questions", "wall s"]
@@ -91,6 +91,8 @@ def rows() -> list[list[str]]:
                 method += " (chain of thought)"
             if d["method"] == "weight_edit":
                 method = d["weight_edit"]["editor"].rsplit(":", 1)[-1].removesuffix("Editor")
+                if method == "FT":
+                    method += f" (L-inf {d['weight_edit']['editor_args'].get('linf', 5e-4):g})"
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
             if len(samples) > smallest and (d["method"] == "noedit" or str(d["k"]) == "1") and order:
                 # per-case evaluation at k=1 / no edits, so the first cases are an exact subset
