@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["noedit", "noedit_cot", "incontext_k1", "incontext_kall", "mello_k1", "mello_k1_q1", "mello_kall", "mello_kall_q1",
-         "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_kall", "memit_k1", "memit_kall", "ft_k1_linf5e-3"]
+         "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_kall", "memit_k1", "memit_kall"]
 HEADER = ["model", "method", "k", "cases", "questions asked", "multi-hop acc (any asked)", "multi-hop acc (question 1)", "hop-wise",
           "instance-wise", "edit-wise", "old-answer rate", "parse failures / questions", "wrong retrievals / edited-hop retrievals",
           "ignored edits / right retrievals", "out of iterations / questions", "wall s"]
