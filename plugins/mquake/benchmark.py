@@ -20,16 +20,19 @@ metric since a case counts as correct if any question is.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
 from harness.whitebox.capabilities import Capability
 from harness.registry import resolve
 from plugins.mquake import scoring
+from plugins.mquake.editing import check_restored
 from plugins.mquake.data import Case, group_cases, group_edits, load_cases, parse_k
 from plugins.mquake.metrics import answer_matches, completion_matches, hop_answers
 from plugins.mquake.prompts import load_demos
 from plugins.mquake.qa import QAItem, QuestionOutcome, answer_questions, complete_clozes
+from plugins.mquake.variants import VARIANTS, load_variant
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter
@@ -44,7 +47,9 @@ class MQuAKEBenchmark(Benchmark):
 
     def __init__(
         self,
-        data: str = "mquake_mini.json",
+        data: str | None = None,
+        variant: str | None = None,
+        remastered_edits: int | None = None,
         method: str = "mello",
         prompting: str = "plain",
         k: int | str = "all",
@@ -71,6 +76,12 @@ class MQuAKEBenchmark(Benchmark):
             raise ValueError(f"n_questions must be >= 1, got {n_questions}")
         self.k = k
         parse_k(k)  # validate early
+        if variant is not None and variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if remastered_edits is not None and not str(variant).startswith("remastered_"):
+            raise ValueError("remastered_edits applies to the remastered_* variants only")
+        self.variant, self.remastered_edits = variant, remastered_edits
+        data = data if data is not None or variant is not None else "mquake_mini.json"
         self.data, self.method, self.prompting = data, method, prompting
         self.style = "mello" if method == "mello" else prompting
         self.demos_path, self.retriever_name = demos, retriever
@@ -92,16 +103,21 @@ class MQuAKEBenchmark(Benchmark):
         self._group_edits: dict[int, tuple] = {}  # group -> its distinct edits (in-context)
         self._retriever = None
         self._demos: str | None = None
+        self._editor: Any = None
+        self._edit_log: dict[int, dict[str, Any]] = {}  # group -> edit count, seconds, restored
 
     # -- samples ------------------------------------------------------------------------------
     def samples(self, model: ModelAdapter | None, ctx: TaskContext) -> Sequence[Sample]:
-        cases = load_cases(self.data)
+        cases = load_variant(self.variant, self.data, self.remastered_edits) if self.variant else load_cases(self.data)
         limits = [n for n in (self.limit, ctx.limit) if n is not None]
         if limits:
             cases = cases[: min(limits)]  # before grouping: k="all" means all evaluated cases
         self._groups = group_cases(cases, self.k)
         self._cases = {c.case_id: c for c in cases}
         self._group_of = {c.case_id: g for g, group in enumerate(self._groups) for c in group}
+        if self.method == "weight_edit" and self._groups:  # whole groups per call: each group is edited once
+            size = max(len(g) for g in self._groups)
+            self.samples_per_call = size * max(1, type(self).samples_per_call // size)
         demos = self._load_demos()
         out = []
         for case in cases:
@@ -126,7 +142,7 @@ class MQuAKEBenchmark(Benchmark):
         cases = [self._cases[s.id] for s in samples]
         gen = self._generator(model)
         if self.method == "weight_edit":
-            outcomes, probes = self._evaluate_weight_edited(model, gen, cases)
+            outcomes, probes = self._evaluate_weight_edited(model, cases, ctx)
         else:
             outcomes = self._ask_in_rounds(cases, self._asker(gen, cases))
             probes = self._probe(gen, cases, self._context_edits) if (self.edit_wise or self.instance_wise) else {}
@@ -196,25 +212,46 @@ class MQuAKEBenchmark(Benchmark):
             probes[cid][kind].append(text)
         return probes
 
-    def _evaluate_weight_edited(self, model: ModelAdapter, gen: Any, cases: Sequence[Case]) -> tuple[dict, dict]:
-        editor = resolve(self.editor_ref)(**self.editor_args)
+    def _evaluate_weight_edited(self, model: ModelAdapter, cases: Sequence[Case], ctx: TaskContext) -> tuple[dict, dict]:
+        """Each group: edit the weights with all of its edits, ask its cases, restore the weights
+        and check that every MLP projection the editor may touch is bit-identical again."""
+        import time
+
+        editor = self._get_editor(ctx)
         outcomes: dict[str, list[QuestionOutcome]] = {}
         probes: dict[str, dict[str, Any]] = {}
         by_group: dict[int, list[Case]] = {}
         for case in cases:
             by_group.setdefault(self._group_of[case.case_id], []).append(case)
         for g, members in by_group.items():
-            with model.weight_edits(editor, group_edits(self._groups[g])):
+            edits = group_edits(self._groups[g])
+            watched = check_restored(model, editor, None)
+            start = time.perf_counter()
+            with model.weight_edits(editor, edits):
+                edit_s = time.perf_counter() - start
                 outcomes.update(self._ask_in_rounds(members, self._asker(model, members)))
                 if self.edit_wise or self.instance_wise:
                     probes.update(self._probe(model, members, lambda c: ()))
+            check_restored(model, editor, watched)
+            self._edit_log[g] = {"edits": len(edits), "edit_seconds": round(edit_s, 2), "weights_restored": True,
+                                 "editor_stats": getattr(editor, "last_stats", None)}
         return outcomes, probes
+
+    def _get_editor(self, ctx: TaskContext) -> Any:
+        if self._editor is None:
+            self._editor = resolve(self.editor_ref)(**self.editor_args)
+            if getattr(self._editor, "cache_dir", "absent") is None and ctx.cache_dir is not None:
+                self._editor.cache_dir = Path(ctx.cache_dir)  # key statistics cached per model fingerprint
+        return self._editor
 
     def _result(self, case: Case, outcomes: list[QuestionOutcome], probe: dict[str, Any]) -> SampleResult:
         values = scoring.score_case(case, outcomes, self.edited, self.style)
         accepted = scoring.reference(case, self.edited)[1]
-        log: dict[str, Any] = {"method": self.method, "k": self.k, "group": self._group_of[case.case_id], "questions": [
+        g = self._group_of[case.case_id]
+        log: dict[str, Any] = {"method": self.method, "k": self.k, "group": g, "questions": [
             scoring.outcome_log(o, answer_matches(o.final_answer, accepted), scoring.question_hop_correct(o, case, self.edited, self.style)) for o in outcomes]}
+        if g in self._edit_log:
+            log["weight_edit"] = {k: v for k, v in self._edit_log[g].items() if k != "editor_stats"}
         if self.edit_wise:
             ok = [completion_matches(t, (e.target_new,)) for t, e in zip(probe["edit"], case.edits)]
             values["edits"], values["edits_success"] = len(ok), sum(ok)
@@ -229,5 +266,15 @@ class MQuAKEBenchmark(Benchmark):
     # -- aggregation --------------------------------------------------------------------------
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
         details = {"method": self.method, "prompting": self.style, "k": self.k, "n_groups": len(self._groups) or None,
-                   "judged_against": "new answers" if self.edited else "original answers"}
+                   "judged_against": "new answers" if self.edited else "original answers",
+                   "group_sizes": sorted({len(g) for g in self._groups}), "n_cases": len(self._cases)}
+        size = parse_k(self.k)
+        if size is not None and size > len(self._cases):
+            details["k_note"] = (f"k={size} asked for, but the data has only {len(self._cases)} evaluated cases: "
+                                 f"one group of {len(self._cases)} (k=all)")
+        if self._edit_log:
+            logs = list(self._edit_log.values())
+            details["weight_edit"] = {"editor": self.editor_ref, "editor_args": self.editor_args, "groups": len(logs),
+                                      "edits": sum(l["edits"] for l in logs), "edit_seconds": round(sum(l["edit_seconds"] for l in logs), 1),
+                                      "weights_restored_checked": sum(l["weights_restored"] for l in logs)}
         return scoring.aggregate(results, details)

@@ -109,3 +109,73 @@ def test_plugin_module_imports_no_torch():
     code = "import sys, plugins.mquake.plugin as p; p.harness_register_benchmarks(); print(any(m.split('.')[0] in ('torch', 'transformers') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_weight_edit_with_a_builtin_editor_through_the_runner(tmp_path, tiny, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+
+    before = [p.detach().clone() for p in tiny.model.parameters()]
+    task = _task(tmp_path, "t_rome", method="weight_edit", k=2, n_questions=1, edit_wise="true",
+                 editor="plugins.mquake.editors:ROMEEditor",
+                 editor_args="{layer: 2, n_prefixes: 1, steps: 2, cov_tokens: 300}")
+    doc, lines = _run(tmp_path, tiny, task, limit=4)
+    details = doc["details"][task]["weight_edit"]
+    assert details["groups"] == 2 and details["weights_restored_checked"] == 2 and details["edits"] == 5
+    assert all(line["log"]["weight_edit"]["weights_restored"] for line in lines)
+    assert "edit_acc" in doc["results"][task]
+    assert all(torch.equal(a, b) for a, b in zip(before, tiny.model.parameters()))
+    assert len(list((tmp_path / "cache").rglob("mquake_cov/mlp_key_L2_300tok_128.pt"))) == 1  # the run's per-model cache
+
+
+def test_restoration_check_catches_a_changed_projection(tiny):
+    import torch
+
+    from plugins.mquake.editing import check_restored
+    from plugins.mquake.editors import MEMITEditor
+
+    snap = check_restored(tiny, MEMITEditor(layers=[1, 3]), None)
+    assert sorted(snap) == [1, 3]
+    weight, _ = tiny.mlp_projection(3)
+    with torch.no_grad():
+        weight[0, 0] += 1e-6
+    try:
+        with pytest.raises(RuntimeError, match=r"layers \[3\] were not restored"):
+            check_restored(tiny, MEMITEditor(layers=[1, 3]), snap)
+    finally:
+        with torch.no_grad():
+            weight.copy_(snap[3])
+    check_restored(tiny, MEMITEditor(layers=[1, 3]), snap)
+
+
+def test_weight_edit_groups_are_evaluated_whole(tmp_path, tiny):
+    from harness.benchmark import TaskContext
+    from plugins.mquake.benchmark import MQuAKEBenchmark
+
+    bench = MQuAKEBenchmark(method="weight_edit", k=3, editor=f"{__name__}:RecordingEditor")
+    bench.samples(tiny, TaskContext(task="t"))
+    assert bench.samples_per_call % 3 == 0 and type(bench).samples_per_call == 16
+    bench = MQuAKEBenchmark(method="weight_edit", k="all", editor=f"{__name__}:RecordingEditor")
+    bench.samples(tiny, TaskContext(task="t"))
+    assert bench.samples_per_call % 8 == 0  # whole groups of the 8 mquake_mini cases per call
+
+
+EDITOR_TASKS = sorted(p for m in ("ft", "rome", "memit") for p in (__import__("pathlib").Path(__file__).resolve().parents[2] / "tasks" / "mquake").glob(f"*_{m}_k*.yaml"))
+
+
+def test_every_editor_has_tasks():
+    assert len(EDITOR_TASKS) == 10  # hard: 3 editors x (k=1, k=all) + FT with a looser bound; mini: one each
+
+
+@pytest.mark.parametrize("path", EDITOR_TASKS, ids=lambda p: p.stem)
+def test_shipped_editor_tasks_build_their_editor(path):
+    import yaml
+
+    from harness.registry import resolve
+    from plugins.mquake.benchmark import MQuAKEBenchmark
+
+    args = yaml.safe_load(path.read_text())["args"]
+    bench = MQuAKEBenchmark(**args)
+    editor = resolve(bench.editor_ref)(**bench.editor_args)
+    assert type(editor).__name__ in ("FTEditor", "ROMEEditor", "MEMITEditor") and hasattr(editor, "apply")

@@ -17,7 +17,8 @@ import math
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["noedit", "incontext_k1", "incontext_kall", "mello_k1", "mello_k1_q1", "mello_kall", "mello_kall_q1"]
+ORDER = ["noedit", "noedit_cot", "incontext_k1", "incontext_kall", "mello_k1", "mello_k1_q1", "mello_kall", "mello_kall_q1",
+         "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_kall", "memit_k1", "memit_kall"]
 HEADER = ["model", "method", "k", "cases", "questions asked", "multi-hop acc (any asked)", "multi-hop acc (question 1)", "hop-wise",
           "instance-wise", "edit-wise", "old-answer rate", "parse failures / questions", "wrong retrievals / edited-hop retrievals",
           "ignored edits / right retrievals", "out of iterations / questions", "wall s"]
@@ -83,11 +84,20 @@ def rows() -> list[list[str]]:
             samples = _load(folder, info["samples_file"])
             _check(samples, res["results"][task], f"{model}/{task}")
             k = "–" if d["method"] == "noedit" else str(d["k"])
+            if str(d["k"]) == "all" and d["method"] == "weight_edit":
+                k = f"all ({len(samples)} cases' {d['weight_edit']['edits']} edits)"
             method = d["method"] + (" (question 1 only)" if info["args"].get("n_questions") == 1 else "")
+            if d.get("prompting") == "cot" and d["method"] != "mello":
+                method += " (chain of thought)"
+            if d["method"] == "weight_edit":
+                method = d["weight_edit"]["editor"].rsplit(":", 1)[-1].removesuffix("Editor")
+                if method == "FT":
+                    method += f" (L-inf {d['weight_edit']['editor_args'].get('linf', 5e-4):g})"
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
             if len(samples) > smallest and (d["method"] == "noedit" or str(d["k"]) == "1") and order:
+                # per-case evaluation at k=1 / no edits, so the first cases are an exact subset
                 first = sorted(samples, key=lambda s: order[s["sample_id"]])[:smallest]
-                out.append(_row(model, d["method"], f"{k} (first {smallest})", first, "–"))
+                out.append(_row(model, method, f"{k} (first {smallest})", first, "–"))
     return out
 
 
