@@ -56,7 +56,7 @@ class MethodConfig:
     sae: SAEConfig = field(default_factory=SAEConfig)
     sae_keep_error: bool = False
     rlap_rank: int = 8
-    rlap_steps: int = 1500
+    rlap_steps: int = 600
     external: dict[str, Any] = field(default_factory=dict)  # options for 'module:factory' methods
     seed: int = 0
 
@@ -178,7 +178,7 @@ def _fit_labelled(method, target, runner, train, cfg) -> tuple[nn.Module, dict]:
 
         fit = RLAP(RLAPConfig(rank=cfg.rlap_rank, steps=cfg.rlap_steps, seed=cfg.seed)).fit(X, y)
         module: nn.Module = Subspace(torch.as_tensor(fit.components_))
-        info = {"features": int(fit.components_.shape[0]), "rlap_prior_loss": fit.prior_loss_, "rlap_gap": fit.best_gap_}
+        info = {"features": int(fit.components_.shape[0]), "rlap_majority": fit.majority_, "rlap_probe_gap": fit.best_gap_}
     else:
         from harness.interventions.external import fit_external
 
