@@ -88,3 +88,25 @@ def test_external_featurizer_runs_and_rlap_has_its_rank(run):
     for m in ("rlap", EXTERNAL):
         assert 0.0 <= task.metrics[f"{m}/cause"] <= 1.0 and f"{m}/paper/cause" in task.metrics
     assert "saebench" in task.details["methods"]["das"]
+
+
+def test_an_empty_attribute_is_warned_about_and_reported_missing(tiny_ravel_world, caplog):
+    ad, folder = tiny_ravel_world
+    bench = _bench(folder, methods=["full"], targets=["Country", "Language"])
+    ctx = TaskContext(task="ravel_tiny", logger=logging.getLogger("ravel-empty"))
+    samples = bench.samples(ad, ctx)
+    inst = bench._instances["city"]
+    inst.examples = [e for e in inst.examples if not (e.split == "entity_test" and e.attribute == "Language")]
+    with caplog.at_level(logging.WARNING, logger="ravel-empty"):
+        results = bench.evaluate(ad, samples, ctx)
+        task = bench.aggregate(results, ctx)
+    by = {r.sample_id.split("/")[1]: r for r in results}
+    country = by["Country"].log
+    assert "isolate:Language" in country["missing"]["strict"]["entity_test"]
+    assert country["per_rule"]["strict"]["entity_test"]["isolate_attributes"] == ["Continent"]
+    lang = by["Language"]
+    assert math.isnan(lang.values["entity_test/cause"]) and "no examples" in lang.log["missing"]["strict"]["entity_test"]["cause"]
+    assert lang.log["coverage"]["strict"]["cause"] == {"averaged": ["context_test"], "missing": ["entity_test"]}
+    assert "Language/entity_test" in task.details["empty"]["city"]
+    assert task.details["missing_cells"]["full/city/entity_test/cause"] == ["Language"]
+    assert "missing" in caplog.text
