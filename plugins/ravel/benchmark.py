@@ -26,7 +26,7 @@ from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, Task
 from harness.whitebox.capabilities import Capability
 from plugins.ravel.data import RavelData, load_entity_type
 from plugins.ravel.instance import EVAL_SPLITS, InstanceConfig, RavelInstance, build_instance, cache_path, data_key
-from plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, fit_method
+from plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, NoTrainingData, fit_method
 from plugins.ravel.featurizers import SAEConfig
 from plugins.ravel.matching import RULES
 from plugins.ravel.metrics import average, saebench_pair, score
@@ -173,7 +173,12 @@ class RavelBenchmark(Benchmark):
             doc = sample.doc
             inst = self._instance(model, doc["entity_type"], ctx)
             t0 = time.time()
-            fn, info = fit_method(doc["method"], doc["target"], runner, inst.split("train"), self.method_config, self._featurizers, doc["entity_type"])
+            try:
+                fn, info = fit_method(doc["method"], doc["target"], runner, inst.split("train"), self.method_config, self._featurizers, doc["entity_type"])
+            except NoTrainingData as err:  # reported as missing, never averaged as if present
+                ctx.logger.warning("ravel %s: not fitted: %s", sample.id, err)
+                results.append(SampleResult(sample.id, {m: math.nan for m in METRICS}, {"missing": {"fit": str(err)}}))
+                continue
             fit_s = time.time() - t0
             values: dict[str, Any] = {}
             log: dict[str, Any] = {"fit": info, "site": runner.site, "fit_seconds": round(fit_s, 2), "rules": self.rules}

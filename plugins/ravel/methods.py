@@ -61,6 +61,10 @@ class MethodConfig:
     seed: int = 0
 
 
+class NoTrainingData(ValueError):
+    """The target attribute has nothing to fit on (the model knows none of its train pairs)."""
+
+
 class _Swap(nn.Module):
     def forward(self, h_base: torch.Tensor, h_source: torch.Tensor) -> torch.Tensor:
         return h_source
@@ -111,7 +115,7 @@ def fit_method(method: str, target: str, runner: RavelRunner, train: Sequence[Ra
         return _fit_unsupervised(method, target, runner, train, cfg, cache, entity_type)
     cause = _subsample(rng, [e for e in train if e.attribute == target], cfg.cause_examples)
     if not cause:
-        raise ValueError(f"no training examples for target attribute {target!r}; the model may not know it (see known_rate)")
+        raise NoTrainingData(f"no training examples for target attribute {target!r}; the model may not know it (see known_rate)")
     chosen, flags = list(cause), [True] * len(cause)
     if method in ("mdas", "mdbm"):
         for other in sorted({e.attribute for e in train} - {target}):
@@ -157,7 +161,7 @@ def _fit_unsupervised(method, target, runner, train, cfg, cache, entity_type) ->
         extra = {"sae_reconstruction_r2": featurizer.log_.reconstruction_r2, "sae_mean_active": featurizer.log_.mean_active}
     labelled = [e for e in inputs if e.attribute == target]
     if not labelled:
-        raise ValueError(f"no training inputs for target attribute {target!r}")
+        raise NoTrainingData(f"no training inputs for target attribute {target!r}")
     X = featurizer.transform(runner.activations(labelled))
     y = [e.label for e in labelled]
     dims = select_features(X, y, C, seed=cfg.seed)
@@ -171,7 +175,7 @@ def _fit_labelled(method, target, runner, train, cfg) -> tuple[nn.Module, dict]:
 
     labelled = [e for e in _train_inputs(train) if e.attribute == target]
     if len({e.label for e in labelled}) < 2:
-        raise ValueError(f"{method}: target {target!r} needs train inputs with at least two values")
+        raise NoTrainingData(f"{method}: target {target!r} needs train inputs with at least two values")
     X, y = runner.activations(labelled), [e.label for e in labelled]
     if method == "rlap":
         from plugins.ravel.rlap import RLAP, RLAPConfig

@@ -163,7 +163,7 @@ def test_shipped_task_files_instantiate(tmp_path, monkeypatch):
     for path in sorted(folder.glob("*.yaml")):
         cfg = parse_file(path)
         bench = instantiate(cfg, RavelBenchmark)
-        assert set(bench.methods) <= {"pca", "sae", "dbm", "mdbm", "das", "mdas", "full"}
+        assert set(bench.methods) <= {"pca", "sae", "rlap", "dbm", "mdbm", "das", "mdas", "full"}
         names.append(cfg.name)
         if "default" in cfg.tags:
             assert bench.data_path.name == "data" and bench.targets == ["Country"]
