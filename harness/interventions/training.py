@@ -4,6 +4,10 @@ The loss is the cross-entropy of the intervened next-token distribution at each 
 position against ``problem.targets`` (the source's label token for CausalGym). Adam, a linear
 warm-up over the first ``warmup`` fraction of steps, then linear decay to zero (the schedule
 of transformers' ``get_linear_schedule_with_warmup``). Mini-batches are seeded reshuffles.
+
+:func:`train_converged` trains instead until a held-out problem's loss stops improving
+(evaluated every ``eval_every`` steps; stop after ``patience`` evaluations without a gain, or at
+``max_steps``), warm-up then a constant rate, and restores the best evaluated parameters.
 """
 
 from __future__ import annotations
@@ -36,9 +40,24 @@ class TrainConfig:
 
 
 @dataclass
+class ConvergeConfig:
+    lr: float = 5e-3
+    batch_size: int = 4
+    eval_every: int = 10
+    patience: int = 5  # evaluations without improvement before stopping
+    max_steps: int = 500
+    min_delta: float = 1e-4
+    warmup: int = 10  # steps of linear warm-up
+    seed: int = 0
+
+
+@dataclass
 class TrainLog:
     losses: list[float] = field(default_factory=list)
     steps: int = 0
+    heldout_losses: list[float] = field(default_factory=list)
+    best_step: int = 0
+    stopped: str = ""  # "patience" or "cap" (train_converged)
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -96,5 +115,46 @@ def train(problem: Problem, module: nn.Module, cfg: TrainConfig | None = None,
         sched.step()
         log.losses.append(float(loss.detach()))
     log.steps = len(steps)
+    module.eval()
+    return log
+
+
+def train_converged(problem: Problem, module: nn.Module, heldout: Problem, cfg: ConvergeConfig | None = None,
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy_loss) -> TrainLog:
+    """Fit ``module`` on ``problem`` until ``heldout``'s loss stops improving (module docstring)."""
+    import copy
+
+    cfg = cfg or ConvergeConfig()
+    if problem.targets is None or heldout.targets is None:
+        raise ValueError("training needs targets on both the training and the held-out problem")
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / max(1, cfg.warmup)))
+    steps = batches(len(problem), TrainConfig(batch_size=cfg.batch_size, steps=cfg.max_steps, seed=cfg.seed))
+    log, best, best_state, bad = TrainLog(), float("inf"), copy.deepcopy(module.state_dict()), 0
+    log.stopped = "cap"
+    for i, rows in enumerate(steps, start=1):
+        module.train()
+        rows_t = torch.tensor(rows, dtype=torch.long)
+        loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        log.losses.append(float(loss.detach()))
+        log.steps = i
+        if i % cfg.eval_every == 0 or i == len(steps):
+            module.eval()
+            with torch.no_grad():
+                held = float(loss_fn(heldout.logits(module), heldout.targets))
+            log.heldout_losses.append(held)
+            if held < best - cfg.min_delta:
+                best, best_state, log.best_step, bad = held, copy.deepcopy(module.state_dict()), i, 0
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    log.stopped = "patience"
+                    break
+    module.load_state_dict(best_state)
     module.eval()
     return log

@@ -22,7 +22,14 @@ Task arguments (task YAML ``args``):
 * ``das_control``: with ``control``, also retrain DAS on the control labels (default true);
   false halves DAS's cost and leaves DAS without selectivity (the other methods keep theirs,
   which cost no extra training).
-* ``das``: overrides of lr (5e-3), batch_size (4), epochs (1), steps, warmup (0.1), rank (1).
+* ``das``: overrides of lr (5e-3), batch_size (4), rank (1); training runs to convergence by
+  default (``converge: true``, ``heldout`` 0.2 of the training pairs, ``patience`` 5
+  evaluations, ``eval_every`` 10 steps, ``max_steps`` 500); ``converge: false`` restores the
+  paper's fixed schedule (``epochs`` 1, ``steps``, ``warmup`` 0.1).
+* ``methods`` may also name a featurizer from outside as ``module:factory``
+  (:mod:`harness.interventions.external`; ``external`` holds its keyword options).
+* ``featurizer_dir``: save every cell's fitted direction(s) there (``.safetensors``, one file per
+  evaluate call, named in each sample's log) so a run can be re-scored without refitting.
 * ``probe_C``: inverse L2 strength of the logistic-regression probe (1.0).
 * ``bos``: what the records' ``<|endoftext|>`` becomes (auto, keep, bos, none).
 """
@@ -40,7 +47,7 @@ log = logging.getLogger("harness.causalgym")
 
 ALL_METHODS = ("das", "probe", "mean", "pca", "kmeans", "lda", "random")
 DEFAULT_TEMPLATES = "causalgym/data/templates.json"
-DAS_KEYS = {"lr", "batch_size", "epochs", "steps", "warmup", "rank"}
+DAS_KEYS = {"lr", "batch_size", "epochs", "steps", "warmup", "rank", "converge", "heldout", "patience", "eval_every", "max_steps"}
 LOW_ACCURACY = 0.6
 
 
@@ -65,6 +72,8 @@ class CausalGymBenchmark(Benchmark):
         das: dict[str, Any] | None = None,
         probe_C: float = 1.0,
         bos: str = "auto",
+        featurizer_dir: str | None = None,
+        external: dict[str, Any] | None = None,
     ):
         self.task_names = [tasks] if isinstance(tasks, str) else (list(tasks) if tasks is not None else None)
         self.template_files = [templates] if isinstance(templates, str) else list(templates)
@@ -73,9 +82,11 @@ class CausalGymBenchmark(Benchmark):
         if n_train < 2 or n_eval < 2:
             raise ValueError(f"n_train and n_eval must be at least 2 (got {n_train}, {n_eval})")
         self.n_train, self.n_eval = int(n_train), int(n_eval)
-        unknown = [m for m in methods if m not in ALL_METHODS]
+        unknown = [m for m in methods if m not in ALL_METHODS and ":" not in m]
         if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(ALL_METHODS)}")
+            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(ALL_METHODS)}, or 'module:factory'")
+        self.featurizer_dir = Path(featurizer_dir).expanduser() if featurizer_dir else None
+        self.external = dict(external or {})
         self.methods = list(methods)
         if layers != "all" and (isinstance(layers, str) or not all(isinstance(x, int) for x in layers)):
             raise ValueError(f"layers must be 'all' or a list of site numbers, got {layers!r}")
@@ -173,13 +184,33 @@ class CausalGymBenchmark(Benchmark):
             das_lr=self.das.get("lr", 5e-3), das_batch_size=self.das.get("batch_size", 4),
             das_epochs=self.das.get("epochs", 1), das_steps=self.das.get("steps"), das_warmup=self.das.get("warmup", 0.1),
             das_rank=self.das.get("rank", 1), probe_C=self.probe_C, control=self.control, das_control=self.das_control, seed=ctx.seed,
+            das_converge=self.das.get("converge", True), das_heldout=self.das.get("heldout", 0.2),
+            das_patience=self.das.get("patience", 5), das_eval_every=self.das.get("eval_every", 10),
+            das_max_steps=self.das.get("max_steps", 500), external=self.external,
         )
-        results = []
+        results, modules = [], {}
         for sample in samples:
             d = sample.doc
             state = self._task_state(model, d["task"], ctx)
-            values = run_cell(state, self._engine, d["method"], d["site"], d["span"], cfg)
-            results.append(SampleResult(sample_id=sample.id, values=values))
+            values, log = run_cell(state, self._engine, d["method"], d["site"], d["span"], cfg)
+            key = sample.id.replace("/", "__")
+            for name, fn in log.pop("modules").items():
+                modules[f"{key}.{name}"] = fn
+                log.setdefault("tensors", []).append(f"{key}.{name}")
+            decode = model.tokenizer.decode
+            for rec in log.get("pairs", []):
+                rec["base_label"], rec["expected"] = decode([rec["base_label"]]), decode([rec["expected"]])
+            results.append(SampleResult(sample_id=sample.id, values=values, log=log))
+        if self.featurizer_dir is not None and modules:
+            import hashlib
+
+            from harness.interventions.saving import save
+
+            name = hashlib.sha256("|".join(s.id for s in samples).encode()).hexdigest()[:16] + ".safetensors"
+            digest = save(self.featurizer_dir / name, modules, {"samples": [s.id for s in samples]})
+            for r in results:
+                if r.log.get("tensors"):
+                    r.log["featurizer"] = {"file": name, "sha256": digest}
         return results
 
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
@@ -189,7 +220,7 @@ class CausalGymBenchmark(Benchmark):
         metrics: dict[str, float] = {}
         stderr: dict[str, float] = {}
         summaries = {}
-        for key in ("logodds", "iia", "selectivity"):
+        for key in ("logodds", "iia", "selectivity", "selectivity_abs"):
             summary = summarize(cells, key)
             summaries[key] = summary
             for method in self.methods:
@@ -215,6 +246,7 @@ class CausalGymBenchmark(Benchmark):
             "curves": summaries["logodds"]["curves"],
             "by_task": {k: s["by_task"] for k, s in summaries.items()},
             "task_accuracy": accuracy,
+            "control_leakage": {c["task"]: c.get("control_leakage") for c in cells},  # control log-odds change, base -> source sentence
             "low_accuracy_tasks": low,
             "skipped_cells": sum(1 for c in cells if c.get("skipped")),
             "methods": self.methods,

@@ -3,6 +3,13 @@
 Per task, every base and source sentence runs through the model once (:class:`TaskState`);
 each cell then reads activations from those runs, fits its featurizer (DAS trains through
 the cached engine) and measures the intervention on the eval pairs.
+
+DAS trains to convergence by default (``das_converge``): a seeded ``das_heldout`` share of the
+cell's *training* pairs is held out (never the evaluation pairs), the rest are trained on, and
+training stops when the held-out loss has not improved for ``das_patience`` evaluations (one
+every ``das_eval_every`` steps) or at ``das_max_steps``; the best evaluated rotation is kept and
+the steps taken are reported. Selectivity is reported by the paper's rule (effect - control) and
+by a sign-free one (effect - |control|), see the plugin README.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+import random
 
 from harness.interventions import CachedProblem, CachedRun, InterchangeEngine, TokenBatch, make_featurizer
 from plugins.causalgym.metrics import interchange_accuracy, log_odds, logodds_effect
@@ -30,6 +39,12 @@ class SweepConfig:
     probe_C: float = 1.0
     control: bool = True
     das_control: bool = True  # retrain DAS on the control labels (doubles DAS cost)
+    das_converge: bool = True  # train to convergence on a held-out slice of the training pairs
+    das_heldout: float = 0.2
+    das_patience: int = 5
+    das_eval_every: int = 10
+    das_max_steps: int = 500
+    external: dict | None = None  # options for 'module:factory' methods
     seed: int = 0
     min_pairs: int = 2
 
@@ -47,6 +62,7 @@ class TaskState:
     eval_src: CachedRun
     clean_logits: torch.Tensor  # (n_eval, V) at each base's last token
     accuracy: float  # model prefers the right label, over eval bases and sources
+    control_leakage: float = 0.0  # mean change of the control log-odds from base to source sentence
 
 
 def build_state(engine: InterchangeEngine, train: PreparedPairs, eval_: PreparedPairs, pad_id: int,
@@ -61,11 +77,15 @@ def build_state(engine: InterchangeEngine, train: PreparedPairs, eval_: Prepared
     right_base = log_odds(base_logits, eval_.base_label, eval_.src_label) > 0
     right_src = log_odds(src_logits, eval_.src_label, eval_.base_label) > 0
     accuracy = float(torch.cat([right_base, right_src]).float().mean())
+    # What the whole manipulated feature does to the control labels, in the model itself: the
+    # source sentence's control log-odds minus the base's (0 when the control labels ignore it).
+    leak = log_odds(src_logits, eval_.src_control, eval_.base_control) - log_odds(base_logits, eval_.src_control, eval_.base_control)
     return TaskState(
         task=eval_.task, train=train, eval=eval_,
         train_base=run(train.base_ids), train_src=run(train.src_ids), eval_base=eval_base, eval_src=eval_src,
         clean_logits=base_logits,
         accuracy=accuracy,
+        control_leakage=float(leak.mean()),
     )
 
 
@@ -96,6 +116,8 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
     y = torch.tensor([tr.base_class[i] for i in rows] + [tr.src_class[i] for i in rows])
     if method == "das":
         targets = tr.src_control if control else tr.src_label
+        if cfg.das_converge:
+            return _fit_das_converged(state, engine, site, span, rows, targets, cfg)
         problem = _problem(engine, state.train_base, state.train_src, tr, rows, span, site, targets)
         feat = make_featurizer("das", rank=cfg.das_rank, seed=cfg.seed, lr=cfg.das_lr, batch_size=cfg.das_batch_size,
                                epochs=cfg.das_epochs, steps=cfg.das_steps, warmup=cfg.das_warmup)
@@ -103,6 +125,11 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
         losses = feat.log_.losses
         tail = losses[-max(1, len(losses) // 10):]
         return feat.intervention(), {"train_steps": feat.log_.steps, "final_loss": sum(tail) / len(tail)}
+    if ":" in method:
+        from harness.interventions.external import fit_external
+
+        fn = fit_external(method, X.numpy(), y.numpy(), hidden_size=X.shape[1], seed=cfg.seed, **(cfg.external or {}))
+        return fn.to(dev), {"features": int(fn.indices.numel())}
     kwargs: dict[str, Any] = {}
     if method == "probe":
         kwargs["C"] = cfg.probe_C
@@ -112,10 +139,36 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
     return feat.intervention(), {}
 
 
+def _fit_das_converged(state: TaskState, engine: InterchangeEngine, site: int, span: int, rows: list[int],
+                       targets: list[int], cfg: SweepConfig) -> tuple[Any, dict[str, Any]]:
+    """DAS on the training pairs minus a held-out slice, stopped on the slice's loss."""
+    from harness.interventions import RotatedSubspace
+    from harness.interventions.training import ConvergeConfig, train_converged
+
+    order = list(rows)
+    random.Random(f"{cfg.seed}:heldout:{state.task}").shuffle(order)
+    n_held = max(1, round(cfg.das_heldout * len(order)))
+    held, fit_rows = sorted(order[:n_held]), sorted(order[n_held:])
+    tr = state.train
+    problem = _problem(engine, state.train_base, state.train_src, tr, fit_rows, span, site, targets)
+    heldout = _problem(engine, state.train_base, state.train_src, tr, held, span, site, targets)
+    module = RotatedSubspace(state.train_base.states[site].shape[-1], rank=cfg.das_rank, seed=cfg.seed).to(state.train_base.final.device)
+    log = train_converged(problem, module, heldout, ConvergeConfig(
+        lr=cfg.das_lr, batch_size=cfg.das_batch_size, eval_every=cfg.das_eval_every, patience=cfg.das_patience,
+        max_steps=cfg.das_max_steps, seed=cfg.seed))
+    from harness.interventions import Subspace
+
+    fn = Subspace(module.rows.detach())
+    fn.rows = module.rows.detach().clone()
+    return fn, {"train_steps": log.steps, "best_step": log.best_step, "stopped": log.stopped,
+                "final_loss": min(log.heldout_losses), "heldout_pairs": len(held), "fit_pairs": len(fit_rows)}
+
+
 @torch.no_grad()
 def _evaluate(fn: Any, state: TaskState, engine: InterchangeEngine, site: int, span: int, rows: list[int],
-              controls: tuple[bool, ...] = (False,)) -> list[tuple[float, float]]:
-    """(mean effect, IIA) on the eval pairs for each labelling in ``controls`` (one forward)."""
+              controls: tuple[bool, ...] = (False,)) -> list[dict[str, Any]]:
+    """Per labelling in ``controls`` (one forward): mean effect, IIA and the per-pair values
+    (clean and intervened log-odds of the source label over the base label, effect, success)."""
     ev = state.eval
     problem = _problem(engine, state.eval_base, state.eval_src, ev, rows, span, site, None)
     logits = problem.logits(fn)
@@ -124,41 +177,69 @@ def _evaluate(fn: Any, state: TaskState, engine: InterchangeEngine, site: int, s
     for control in controls:
         y_b = [ev.base_control[i] if control else ev.base_label[i] for i in rows]
         y_s = [ev.src_control[i] if control else ev.src_label[i] for i in rows]
+        before, after = log_odds(clean, y_s, y_b), log_odds(logits, y_s, y_b)
         effect = logodds_effect(logits, clean, y_b, y_s)
         iia = interchange_accuracy(logits, y_b, y_s).float()
-        out.append((float(effect.mean()), float(iia.mean())))
+        out.append({"effect": float(effect.mean()), "iia": float(iia.mean()),
+                    "pairs": {"clean": before.tolist(), "intervened": after.tolist(), "effect": effect.tolist(), "matched": iia.bool().tolist()}})
     return out
 
 
-def run_cell(state: TaskState, engine: InterchangeEngine, method: str, site: int, span: int, cfg: SweepConfig) -> dict[str, Any]:
-    """Fit and evaluate one (method, site, span) cell; values for one benchmark sample."""
+def pair_records(state: TaskState, rows: list[int], real: dict, control: dict | None) -> list[dict[str, Any]]:
+    """One log record per evaluated pair: texts, labels, scored outputs, whether it flipped."""
+    ev = state.eval
+    recs = []
+    for j, i in enumerate(rows):
+        base, src = ev.texts[i] if ev.texts else ("", "")
+        rec = {"pair": i, "base": base, "source": src, "base_label": ev.base_label[i], "expected": ev.src_label[i],
+               "clean_logodds": real["pairs"]["clean"][j], "intervened_logodds": real["pairs"]["intervened"][j],
+               "effect": real["pairs"]["effect"][j], "matched": real["pairs"]["matched"][j]}
+        if control is not None:
+            rec["control_effect"] = control["pairs"]["effect"][j]
+        recs.append(rec)
+    return recs
+
+
+def run_cell(state: TaskState, engine: InterchangeEngine, method: str, site: int, span: int, cfg: SweepConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit and evaluate one (method, site, span) cell: (values for one benchmark sample, its log
+    with every pair's record and the fitted interventions under ``"modules"``)."""
     t0 = time.time()
     train_rows, eval_rows = state.train.usable(span), state.eval.usable(span)
     out: dict[str, Any] = {
         "task": state.task, "method": method, "site": site, "span": span,
         "position": state.eval.span_names[state.eval.span_indices.index(span)],
         "n_train": len(train_rows), "n_eval": len(eval_rows), "task_accuracy": state.accuracy,
-        "logodds": None, "iia": None, "control_logodds": None, "selectivity": None,
+        "control_leakage": state.control_leakage,
+        "logodds": None, "iia": None, "control_logodds": None, "selectivity": None, "selectivity_abs": None,
     }
+    log: dict[str, Any] = {"modules": {}}
     classes = {state.train.base_class[i] for i in train_rows} | {state.train.src_class[i] for i in train_rows}
     if len(train_rows) < cfg.min_pairs or len(eval_rows) < cfg.min_pairs or len(classes) < 2:
         out["skipped"] = "too few pairs with this span non-empty on both sides"
-        return out
-    fn, log = _fit(method, state, engine, site, span, train_rows, cfg, control=False)
-    out.update(log)
+        return out, log
+    fn, info = _fit(method, state, engine, site, span, train_rows, cfg, control=False)
+    out.update(info)
+    log["modules"]["fn"] = fn
+    control = None
     if not cfg.control or (method == "das" and not cfg.das_control):
-        (out["logodds"], out["iia"]), = _evaluate(fn, state, engine, site, span, eval_rows)
+        (real,) = _evaluate(fn, state, engine, site, span, eval_rows)
     elif method == "das":  # retrained on the relabelled task
-        (out["logodds"], out["iia"]), = _evaluate(fn, state, engine, site, span, eval_rows)
-        fn, log = _fit(method, state, engine, site, span, train_rows, cfg, control=True)
-        out["control_final_loss"] = log.get("final_loss")
-        (out["control_logodds"], _), = _evaluate(fn, state, engine, site, span, eval_rows, (True,))
+        (real,) = _evaluate(fn, state, engine, site, span, eval_rows)
+        fn_c, info_c = _fit(method, state, engine, site, span, train_rows, cfg, control=True)
+        log["modules"]["control_fn"] = fn_c
+        out["control_final_loss"] = info_c.get("final_loss")
+        out["control_train_steps"] = info_c.get("train_steps")
+        (control,) = _evaluate(fn_c, state, engine, site, span, eval_rows, (True,))
     else:  # the other fits never see the label tokens: one forward serves both labellings
-        (out["logodds"], out["iia"]), (out["control_logodds"], _) = _evaluate(fn, state, engine, site, span, eval_rows, (False, True))
-    if out["control_logodds"] is not None:
-        out["selectivity"] = out["logodds"] - out["control_logodds"]
+        real, control = _evaluate(fn, state, engine, site, span, eval_rows, (False, True))
+    out["logodds"], out["iia"] = real["effect"], real["iia"]
+    if control is not None:
+        out["control_logodds"] = control["effect"]
+        out["selectivity"] = out["logodds"] - out["control_logodds"]  # the paper's rule
+        out["selectivity_abs"] = out["logodds"] - abs(out["control_logodds"])  # sign-free: never above the effect
+    log["pairs"] = pair_records(state, eval_rows, real, control)
     out["seconds"] = round(time.time() - t0, 3)
-    for key in ("logodds", "iia", "control_logodds", "selectivity"):
+    for key in ("logodds", "iia", "control_logodds", "selectivity", "selectivity_abs"):
         if out[key] is not None and not math.isfinite(out[key]):
             out[key] = None
-    return out
+    return out, log

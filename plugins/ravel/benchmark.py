@@ -5,6 +5,12 @@ the target attribute at the chosen layer, intervene on every evaluation example 
 attributes' templates) and score Cause / Isolate / Disentangle per evaluation split. The
 model-specific instance (known pairs, sampled sources) is built once per entity type in
 :meth:`RavelBenchmark.samples` and cached per model fingerprint under the run's cache dir.
+
+Every cell is scored under each matching rule (``matching``, default ``[strict, paper]``; the
+first is the headline: plain ``cause``/``isolate``/``disentangle`` and ``<method>/<metric>``;
+the others are ``<method>/<rule>/<metric>``). The sample log keeps one record per intervened
+example; with ``featurizer_dir`` set, each cell's fitted intervention is saved there as
+``<type>__<target>__<method>.safetensors`` (:mod:`plugins.ravel.artifacts` reloads it).
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, Task
 from harness.whitebox.capabilities import Capability
 from plugins.ravel.data import RavelData, load_entity_type
 from plugins.ravel.instance import EVAL_SPLITS, InstanceConfig, RavelInstance, build_instance, cache_path, data_key
-from plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, fit_method
+from plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, NoTrainingData, fit_method
 from plugins.ravel.featurizers import SAEConfig
-from plugins.ravel.metrics import average, score
+from plugins.ravel.matching import RULES
+from plugins.ravel.metrics import average, saebench_pair, score
 
 SHIPPED_DATA = Path(__file__).resolve().parents[2] / "tasks" / "ravel" / "data"
 METRICS = ("cause", "isolate", "disentangle")
@@ -68,17 +75,26 @@ class RavelBenchmark(Benchmark):
         instance: dict[str, Any] | None = None,
         method_args: dict[str, Any] | None = None,
         primary_method: str = "mdas",
-        max_new_tokens: int = 3,
+        max_new_tokens: int = 10,
         batch_size: int = 32,
         seed: int = 0,
+        matching: Sequence[str] = RULES,
+        featurizer_dir: str | None = None,
+        saebench_attributes: dict[str, list[str]] | None = None,
     ):
         self.data_path = _data_folder(data_path)
         self.entity_types = list(entity_types)
         self.attributes = attributes
         self.targets = targets
-        unknown = [m for m in methods if m not in METHODS]
+        unknown = [m for m in methods if m not in METHODS and ":" not in m]
         if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+            raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)} or give a featurizer as 'module:factory'")
+        bad_rules = [r for r in matching if r not in RULES]
+        if bad_rules or not matching:
+            raise ValueError(f"matching {list(matching)}: choose one or more of {list(RULES)} (the first is the headline)")
+        self.rules = list(matching)
+        self.featurizer_dir = Path(os.path.expanduser(featurizer_dir)) if featurizer_dir else None
+        self.saebench_attributes = dict(saebench_attributes or {})
         self.methods = list(methods)
         self.primary_method = primary_method  # whose scores are also reported as plain cause/isolate/disentangle
         self.layer = layer
@@ -123,10 +139,14 @@ class RavelBenchmark(Benchmark):
             ctx.logger.info("ravel: %s instance read from %s", entity_type, path)
         else:
             t0 = time.time()
-            inst = build_instance(data, cfg, self._get_runner(model).complete, fingerprint)
+            runner = self._get_runner(model)
+            inst = build_instance(data, cfg, runner.complete, fingerprint, runner.n_tokens)
             ctx.logger.info("ravel: built %s instance in %.1fs: %s (known rate %s)", entity_type, time.time() - t0, inst.counts(), inst.known_rate)
             if path is not None:
                 inst.save(path)
+        empty = [f"{a}/{s}" for a in inst.attributes for s in self.eval_splits if not inst.counts().get(s, {}).get(a)]
+        if empty:
+            ctx.logger.warning("ravel %s: no examples for (attribute/split) %s; their terms are reported as missing", entity_type, empty)
         self._instances[entity_type] = inst
         return inst
 
@@ -141,40 +161,64 @@ class RavelBenchmark(Benchmark):
                     raise ValueError(f"target attribute {target!r} is not among {entity_type}'s chosen attributes {inst.attributes}")
                 for method in self.methods:
                     doc = {"entity_type": entity_type, "method": method, "target": target, "layer": self.layer}
-                    out.append(Sample(id=f"{entity_type}/{target}/{method}", doc=doc))
+                    out.append(Sample(id=f"{entity_type}/{target}/{method.replace('/', '_')}", doc=doc))
         return out[: ctx.limit] if ctx.limit else out
 
     def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
+        from plugins.ravel.scoring import outcomes_from_records
+
         runner = self._get_runner(model)
         results = []
         for sample in samples:
             doc = sample.doc
             inst = self._instance(model, doc["entity_type"], ctx)
             t0 = time.time()
-            fn, info = fit_method(doc["method"], doc["target"], runner, inst.split("train"), self.method_config, self._featurizers, doc["entity_type"])
+            try:
+                fn, info = fit_method(doc["method"], doc["target"], runner, inst.split("train"), self.method_config, self._featurizers, doc["entity_type"])
+            except NoTrainingData as err:  # reported as missing, never averaged as if present
+                ctx.logger.warning("ravel %s: not fitted: %s", sample.id, err)
+                results.append(SampleResult(sample.id, {m: math.nan for m in METRICS}, {"missing": {"fit": str(err)}}))
+                continue
             fit_s = time.time() - t0
             values: dict[str, Any] = {}
-            log: dict[str, Any] = {"fit": info, "site": runner.site, "fit_seconds": round(fit_s, 2)}
-            per_split = {}
+            log: dict[str, Any] = {"fit": info, "site": runner.site, "fit_seconds": round(fit_s, 2), "rules": self.rules}
+            if self.featurizer_dir is not None:
+                log["featurizer"] = self._save(fn, sample, runner.site, info)
+            per_rule: dict[str, dict] = {r: {} for r in self.rules}
             for split in self.eval_splits:
                 examples = inst.split(split)
-                if not examples:
-                    continue
-                outcomes, outs = runner.outcomes(fn, examples)
-                cell = score(outcomes, doc["target"])
-                per_split[split] = cell.as_dict()
-                for m in METRICS:
-                    values[f"{split}/{m}"] = getattr(cell, m)
-                log.setdefault("examples", {})[split] = [
-                    {"input": e.input, "source": e.source_input, "label": e.label, "inv_label": e.inv_label, "output": o.text}
-                    for e, o in list(zip(examples, outs))[:3]
-                ]
-            avg = average(per_split)
-            values.update(avg)
-            log["per_split"] = per_split
+                recs = runner.records(fn, examples) if examples else []
+                log.setdefault("examples", {})[split] = recs
+                for rule in self.rules:
+                    kept, dropped = outcomes_from_records(recs, rule)
+                    per_rule[rule][split] = score(kept, doc["target"], inst.attributes, dropped).as_dict()
+            for i, rule in enumerate(self.rules):
+                prefix = "" if i == 0 else f"{rule}/"
+                coverage: dict = {}
+                for split, cell in per_rule[rule].items():
+                    for m in METRICS:
+                        values[f"{prefix}{split}/{m}"] = cell[m]
+                    values[f"{prefix}{split}/isolate_by_attribute"] = cell["isolate_by_attribute"]
+                values.update({f"{prefix}{k}": v for k, v in average(per_rule[rule], coverage).items()})
+                log.setdefault("coverage", {})[rule] = coverage
+            missing = {r: {s: c["missing"] for s, c in per_rule[r].items() if c["missing"]} for r in self.rules}
+            missing = {r: m for r, m in missing.items() if m}
+            if missing:
+                ctx.logger.warning("ravel %s: missing terms %s", sample.id, missing)
+            log["per_split"] = per_rule[self.rules[0]]
+            log["per_rule"] = per_rule
+            log["missing"] = missing
             log["eval_seconds"] = round(time.time() - t0 - fit_s, 2)
             results.append(SampleResult(sample.id, values, log))
         return results
+
+    def _save(self, fn: Any, sample: Sample, site: int, info: dict) -> dict:
+        from plugins.ravel.artifacts import save_cell
+
+        name = sample.id.replace("/", "__") + ".safetensors"
+        facts = {**sample.doc, "site": site, "fit": info}
+        digest = save_cell(self.featurizer_dir / name, fn, facts)
+        return {"file": name, "sha256": digest}
 
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
         """Per method: mean over target attributes within a type, then over types.
@@ -189,12 +233,24 @@ class RavelBenchmark(Benchmark):
         metrics: dict[str, float] = {}
         per_type: dict[str, Any] = {}
         overall: dict[str, dict[str, float]] = {}
-        keys = list(METRICS) + [f"{s}/{m}" for s in self.eval_splits for m in METRICS]
+        prefixes = [""] + [f"{r}/" for r in self.rules[1:]]
+        keys = [f"{p}{k}" for p in prefixes for k in list(METRICS) + [f"{s}/{m}" for s in self.eval_splits for m in METRICS]]
+        missing_cells: dict[str, list[str]] = {}
         for method, types in grid.items():
             type_means = {t: _mean_keys(cells.values(), keys) for t, cells in types.items()}
+            for t, cells in types.items():
+                for k in keys:
+                    gone = [a for a, v in cells.items() if not _present(v.get(k))]
+                    if gone:
+                        missing_cells.setdefault(f"{method}/{t}/{k}", gone)
+                pair = self.saebench_attributes.get(t) or sorted(cells)[:2]
+                for p in prefixes:
+                    type_means[t][f"{p}saebench"] = _saebench(cells, pair, p, self.eval_splits)
             per_type[method] = type_means
-            overall[method] = _mean_keys(type_means.values(), keys)
+            overall[method] = _mean_keys(type_means.values(), keys + [f"{p}saebench" for p in prefixes])
             metrics.update({f"{method}/{k}": v for k, v in overall[method].items()})
+        if missing_cells:
+            ctx.logger.warning("ravel: averages left out missing cells (NaN): %s", missing_cells)
         primary = self.primary_method if self.primary_method in overall else next(iter(overall), None)
         if primary is not None:
             metrics.update({m: overall[primary][m] for m in METRICS})
@@ -207,8 +263,30 @@ class RavelBenchmark(Benchmark):
             "site": self._runner.site if self._runner else None,
             "instances": {t: {"counts": i.counts(), "known_rate": i.known_rate, "attributes": i.attributes, "config": asdict(i.config)} for t, i in self._instances.items()},
             "method_config": asdict(self.method_config),
+            "rules": self.rules,
+            "missing_cells": missing_cells,  # "<method>/<type>/<metric>" -> targets left out of that average
+            "empty": {t: sorted(f"{a}/{s}" for a in i.attributes for s in self.eval_splits if not i.counts().get(s, {}).get(a))
+                      for t, i in self._instances.items()},  # (attribute, split) without examples
         }
         return TaskResult(metrics=metrics, n_samples=len(results), details=details)
+
+
+def _saebench(cells: dict[str, dict], pair: Sequence[str], prefix: str, splits: Sequence[str]) -> float:
+    """SAEBench's two-attribute score for one entity type, averaged over evaluation splits."""
+    if len(pair) != 2 or any(a not in cells for a in pair):
+        return math.nan
+    vals = []
+    for s in splits:
+        per = {a: {"cause": cells[a].get(f"{prefix}{s}/cause", math.nan),
+                   "isolate_by_attribute": cells[a].get(f"{prefix}{s}/isolate_by_attribute", {})} for a in pair}
+        v = saebench_pair(per, *pair)
+        if _present(v):
+            vals.append(v)
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def _present(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not math.isnan(v)
 
 
 def _mean_keys(rows: Any, keys: Sequence[str]) -> dict[str, float]:

@@ -1,15 +1,18 @@
 """Build a model-specific RAVEL instance: the examples this model can be tested on.
 
-1. Run the model greedily (up to 3 new tokens) on template x entity for the chosen
-   attributes; a pair is *known* when the output gives one of the gold values
-   (:mod:`plugins.ravel.matching`). Only known pairs become base examples.
+1. Run the model greedily on template x entity for the chosen attributes; a pair is *known*
+   when the output gives one of the gold values under the ``strict`` rule
+   (:mod:`plugins.ravel.matching`: the whole value within its own token budget, then a word
+   boundary; values longer than the ``max_new_tokens`` cap cannot be checked and count as
+   unknown). Only known pairs become base examples.
 2. For every base template and split, draw source prompts of three kinds, as in the paper:
    the same attribute's templates, other attributes' templates, and Wikipedia "Other"
    contexts. Candidates are weighted by 1 / (20 + count(inv_label)) over the candidate pool
    so that the counterfactual label distribution is flattened; ``inv_label`` is the value
    the model gives for the *base* template filled with the *source* entity, so that pair must
    be known too.
-3. Keep only examples with label != inv_label (otherwise Cause and Isolate coincide).
+3. Keep only examples with label != inv_label (otherwise Cause and Isolate coincide); each
+   matching rule drops further examples it cannot tell apart when scoring.
 
 Splits: ``train`` (train templates x train entities), ``entity_test`` (train templates x
 held-out entities), ``context_test`` (held-out templates x train entities). Sources come
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from plugins.ravel.data import RavelData, Template
-from plugins.ravel.matching import first_match, gives_value, same_value
+from plugins.ravel.matching import contains_value, producible, same_value, strict_budget, strict_match
 
 EVAL_SPLITS = ("entity_test", "context_test")
 ALL_SPLITS = ("train",) + EVAL_SPLITS
@@ -43,13 +46,38 @@ class Completion:
     truncated: bool
     prefix_texts: tuple[str, ...] = ()  # decoded text of tokens[:1], tokens[:2], ...
 
+    @property
+    def ended(self) -> bool:
+        """Generation stopped at an end-of-sequence token (not at the limit)."""
+        return not self.truncated
+
+    def cut(self, budget: int) -> tuple[str, tuple[int, ...], bool]:
+        """(text, tokens, ended) as if generated with ``budget`` new tokens (greedy decoding
+        is prefix-consistent, so cutting a longer output is the same)."""
+        if len(self.tokens) > budget or (len(self.tokens) == budget and self.truncated):
+            return (self.prefix_texts[budget - 1] if budget else ""), self.tokens[:budget], False
+        return self.text, self.tokens, self.ended
+
     def value_tokens(self, value: str) -> tuple[int, ...]:
-        """The shortest token prefix that already gives ``value`` (all tokens if none does):
+        """The shortest token prefix that spells the whole ``value`` (all tokens if none does):
         the training target, as RAVEL trains on the label's tokens only."""
         for k, text in enumerate(self.prefix_texts, start=1):
-            if gives_value(text, value, truncated=False):
+            if contains_value(text, value):
                 return self.tokens[:k]
         return self.tokens
+
+
+def knows(out: Completion, prompt: str, values: Sequence[str], n_tokens: Callable[[str, str], int], cap: int) -> str | None:
+    """The first gold value ``out`` gives under the strict rule, or None (see module docstring)."""
+    for v in values:
+        want = producible(v, prompt)
+        budget = strict_budget(n_tokens(prompt, want))
+        if budget > cap:
+            continue
+        text, _, ended = out.cut(budget)
+        if strict_match(text, want, ended):
+            return v
+    return None
 
 
 @dataclass
@@ -57,7 +85,7 @@ class InstanceConfig:
     """Sizes and choices of an instance (all part of its cache key)."""
 
     attributes: list[str] | None = None  # None: every attribute with gold values
-    max_new_tokens: int = 3
+    max_new_tokens: int = 10  # cap on generated tokens (each value gets its own strict budget)
     train_entities: int = 64  # sampled from the entity split "train"
     test_entities: int = 32  # sampled from ``test_split`` (held-out entities)
     test_split: str = "test"  # "test" or "val" of the official split files
@@ -185,8 +213,16 @@ def pairs_to_generate(p: _Plan) -> list[tuple[Template, str]]:
     return pairs
 
 
-def build_instance(data: RavelData, cfg: InstanceConfig, complete: Callable[[list[str]], list[Completion]], fingerprint: str = "") -> RavelInstance:
-    """Generate, keep known pairs, sample sources (see the module docstring)."""
+def _word_count(prompt: str, value: str) -> int:
+    return len(value.split())
+
+
+def build_instance(data: RavelData, cfg: InstanceConfig, complete: Callable[[list[str]], list[Completion]], fingerprint: str = "",
+                   n_tokens: Callable[[str, str], int] = _word_count) -> RavelInstance:
+    """Generate, keep known pairs, sample sources (see the module docstring).
+
+    ``n_tokens(prompt, value)``: how many tokens ``value`` takes as a continuation of ``prompt``
+    (the runner's tokenizer; a word count for tests without one)."""
     p = plan(data, cfg)
     pairs = pairs_to_generate(p)
     outputs = complete([t.fill(e) for t, e in pairs]) if pairs else []
@@ -195,7 +231,7 @@ def build_instance(data: RavelData, cfg: InstanceConfig, complete: Callable[[lis
     hits: Counter = Counter()
     for (t, e), out in zip(pairs, outputs):
         tried[t.attribute] += 1
-        value = first_match(out.text, data.gold(e, t.attribute), out.truncated)
+        value = knows(out, t.fill(e), data.gold(e, t.attribute), n_tokens, cfg.max_new_tokens)
         if value is not None:
             known[(t.id, e)] = (value, out)
             hits[t.attribute] += 1
@@ -259,7 +295,7 @@ def _examples_for_template(split: str, t: Template, entities: list[str], p: _Pla
                         entity=entity,
                         entity_span=t.entity_span(entity),
                         label=label,
-                        label_tokens=out_base.value_tokens(label),
+                        label_tokens=out_base.value_tokens(producible(label, t.fill(entity))),
                         source_input=s.fill(e2),
                         source_entity=e2,
                         source_span=s.entity_span(e2),
@@ -268,7 +304,7 @@ def _examples_for_template(split: str, t: Template, entities: list[str], p: _Pla
                         source_kind=kind,
                         source_label=src[0] if src else None,
                         inv_label=inv_label,
-                        inv_label_tokens=out_inv.value_tokens(inv_label),
+                        inv_label_tokens=out_inv.value_tokens(producible(inv_label, t.fill(e2))),
                     )
                 )
     cap = cfg.max_examples_per_template.get(split)

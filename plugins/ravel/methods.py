@@ -11,10 +11,14 @@ mdbm    the mask trained multi-task (cause for A, isolate for the others), as in
 das     rank-k rotation trained on cause examples of A (target: inv_label)
 mdas    rank-k rotation trained on cause examples of A and isolate examples of every
         other attribute (target: label) at once
+rlap    R-LACE's adversarial rank-k projection (:mod:`plugins.ravel.rlap`) fit on train
+        activations labelled with the target attribute's value; the removed subspace is swapped
 full    reference, not a featurizer: the whole vector is swapped (upper bound on Cause)
 ======  ==============================================================================
 
-RLAP (the paper's linear adversarial probe) is not implemented.
+A method written ``module:factory`` is a featurizer from outside
+(:mod:`harness.interventions.external`), fit on the same activations and labels as RLAP,
+with ``method_args.external`` passed to the factory as keyword options.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from plugins.ravel.instance import RavelExample
 from plugins.ravel.runner import RavelRunner
 from plugins.ravel.trainable import BinaryMask, FitConfig, fit
 
-METHODS = ("pca", "sae", "dbm", "mdbm", "das", "mdas", "full")
+METHODS = ("pca", "sae", "rlap", "dbm", "mdbm", "das", "mdas", "full")
 TRAINED = ("dbm", "mdbm", "das", "mdas")
 
 
@@ -51,7 +55,14 @@ class MethodConfig:
     sae_C: float = 1.0
     sae: SAEConfig = field(default_factory=SAEConfig)
     sae_keep_error: bool = False
+    rlap_rank: int = 8
+    rlap_steps: int = 600
+    external: dict[str, Any] = field(default_factory=dict)  # options for 'module:factory' methods
     seed: int = 0
+
+
+class NoTrainingData(ValueError):
+    """The target attribute has nothing to fit on (the model knows none of its train pairs)."""
 
 
 class _Swap(nn.Module):
@@ -93,16 +104,18 @@ def _subsample(rng: random.Random, items: list, k: int) -> list:
 def fit_method(method: str, target: str, runner: RavelRunner, train: Sequence[RavelExample], cfg: MethodConfig,
                cache: FeaturizerCache, entity_type: str = "") -> tuple[nn.Module, dict]:
     """The interchange module of ``method`` for target attribute ``target`` and a log dict."""
-    if method not in METHODS:
-        raise ValueError(f"unknown RAVEL method {method!r}; choose from {', '.join(METHODS)}")
+    if method not in METHODS and ":" not in method:
+        raise ValueError(f"unknown RAVEL method {method!r}; choose from {', '.join(METHODS)} or 'module:factory'")
     rng = random.Random(f"{cfg.seed}:{method}:{target}")
     if method == "full":
         return _Swap(), {}
+    if method == "rlap" or ":" in method:
+        return _fit_labelled(method, target, runner, train, cfg)
     if method in ("pca", "sae"):
         return _fit_unsupervised(method, target, runner, train, cfg, cache, entity_type)
     cause = _subsample(rng, [e for e in train if e.attribute == target], cfg.cause_examples)
     if not cause:
-        raise ValueError(f"no training examples for target attribute {target!r}; the model may not know it (see known_rate)")
+        raise NoTrainingData(f"no training examples for target attribute {target!r}; the model may not know it (see known_rate)")
     chosen, flags = list(cause), [True] * len(cause)
     if method in ("mdas", "mdbm"):
         for other in sorted({e.attribute for e in train} - {target}):
@@ -148,9 +161,31 @@ def _fit_unsupervised(method, target, runner, train, cfg, cache, entity_type) ->
         extra = {"sae_reconstruction_r2": featurizer.log_.reconstruction_r2, "sae_mean_active": featurizer.log_.mean_active}
     labelled = [e for e in inputs if e.attribute == target]
     if not labelled:
-        raise ValueError(f"no training inputs for target attribute {target!r}")
+        raise NoTrainingData(f"no training inputs for target attribute {target!r}")
     X = featurizer.transform(runner.activations(labelled))
     y = [e.label for e in labelled]
     dims = select_features(X, y, C, seed=cfg.seed)
     module = featurizer.interchange(dims) if method == "pca" else featurizer.interchange(dims, cfg.sae_keep_error)
     return module.to(runner.engine.device), {"features": int(len(dims)), "svm_C": C, "svm_examples": len(y), "svm_classes": len(set(y)), **extra}
+
+
+def _fit_labelled(method, target, runner, train, cfg) -> tuple[nn.Module, dict]:
+    """RLAP or an external featurizer, fit on train activations labelled with the value."""
+    from harness.interventions.functions import Subspace
+
+    labelled = [e for e in _train_inputs(train) if e.attribute == target]
+    if len({e.label for e in labelled}) < 2:
+        raise NoTrainingData(f"{method}: target {target!r} needs train inputs with at least two values")
+    X, y = runner.activations(labelled), [e.label for e in labelled]
+    if method == "rlap":
+        from plugins.ravel.rlap import RLAP, RLAPConfig
+
+        fit = RLAP(RLAPConfig(rank=cfg.rlap_rank, steps=cfg.rlap_steps, seed=cfg.seed)).fit(X, y)
+        module: nn.Module = Subspace(torch.as_tensor(fit.components_))
+        info = {"features": int(fit.components_.shape[0]), "rlap_majority": fit.majority_, "rlap_probe_gap": fit.best_gap_}
+    else:
+        from harness.interventions.external import fit_external
+
+        module = fit_external(method, X, y, hidden_size=runner.adapter.hidden_size, seed=cfg.seed, **cfg.external)
+        info = {"features": int(module.indices.numel()), "external": method}
+    return module.to(runner.engine.device), {**info, "examples": len(y), "classes": len(set(y))}

@@ -11,8 +11,10 @@ template has for the source entity); ``hit_label`` says it still gives ``label``
 * Disentangle(A) = (Cause(A) + Isolate(A)) / 2.
 
 Templates without examples do not enter a mean; an attribute without any example is left
-out of Isolate's mean (as in the paper's scoring script). Isolate is NaN when no other
-attribute has examples, and so is Disentangle.
+out of Isolate's mean (as in the paper's scoring script), but never silently: with the
+instance's ``attributes`` given, :class:`CellScore` lists which attributes Isolate averaged
+and, under ``missing``, every term that had no examples and why. A missing term is NaN and is
+reported as missing by every average (:func:`average`), never averaged as if present.
 """
 
 from __future__ import annotations
@@ -41,9 +43,13 @@ class CellScore:
     isolate_by_attribute: dict[str, float] = field(default_factory=dict)
     n_cause: int = 0
     n_isolate: int = 0
+    isolate_attributes: list[str] = field(default_factory=list)  # what Isolate averaged
+    missing: dict[str, str] = field(default_factory=dict)  # "cause" / "isolate:<B>" -> reason
 
     def as_dict(self) -> dict:
         return {
+            "isolate_attributes": list(self.isolate_attributes),
+            "missing": dict(self.missing),
             "cause": self.cause,
             "isolate": self.isolate,
             "disentangle": self.disentangle,
@@ -66,11 +72,23 @@ def template_mean(outcomes: Iterable[Outcome], key: str) -> float:
     return _mean(sum(v) / len(v) for v in per_template.values())
 
 
-def score(outcomes: Iterable[Outcome], target: str) -> CellScore:
-    """Cause / Isolate / Disentangle of one method's feature for target attribute ``target``."""
+def score(outcomes: Iterable[Outcome], target: str, attributes: Iterable[str] = (),
+          dropped: Mapping[str, int] | None = None) -> CellScore:
+    """Cause / Isolate / Disentangle of one method's feature for target attribute ``target``.
+
+    ``attributes``: every attribute the split should cover (to name missing terms);
+    ``dropped``: attribute -> examples the matching rule dropped (to give the reason).
+    """
     by_attribute: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         by_attribute[o.attribute].append(o)
+    dropped = dict(dropped or {})
+    missing: dict[str, str] = {}
+    for a in dict.fromkeys([target, *attributes]):
+        if not by_attribute.get(a):
+            why = (f"all {dropped[a]} examples dropped: the rule cannot tell their base and source values apart"
+                   if dropped.get(a) else "no examples (the model knows no pair of this attribute here)")
+            missing["cause" if a == target else f"isolate:{a}"] = why
     cause = template_mean(by_attribute.get(target, []), "hit_inv")
     iso = {b: template_mean(v, "hit_label") for b, v in sorted(by_attribute.items()) if b != target and v}
     isolate = _mean(iso.values())
@@ -82,13 +100,39 @@ def score(outcomes: Iterable[Outcome], target: str) -> CellScore:
         isolate_by_attribute=iso,
         n_cause=len(by_attribute.get(target, [])),
         n_isolate=sum(len(v) for b, v in by_attribute.items() if b != target),
+        isolate_attributes=list(iso),
+        missing=missing,
     )
 
 
-def average(scores: Mapping[str, CellScore | Mapping[str, float]]) -> dict[str, float]:
-    """Mean of cause/isolate/disentangle over cells (e.g. target attributes), NaNs skipped."""
+def average(scores: Mapping[str, CellScore | Mapping[str, float]], coverage: dict | None = None) -> dict[str, float]:
+    """Mean of cause/isolate/disentangle over cells (e.g. target attributes or splits).
+
+    Missing (NaN) cells cannot enter a mean; with ``coverage`` (a dict) given, it receives
+    ``{metric: {"averaged": [cells], "missing": [cells]}}`` so the gap is reported.
+    """
     out = {}
     for key in ("cause", "isolate", "disentangle"):
-        vals = [s[key] if isinstance(s, Mapping) else getattr(s, key) for s in scores.values()]
-        out[key] = _mean(v for v in vals if v is not None and not math.isnan(v))
+        present, absent = [], []
+        for name, s in scores.items():
+            v = s.get(key) if isinstance(s, Mapping) else getattr(s, key)
+            (absent if v is None or math.isnan(v) else present).append((name, v))
+        out[key] = _mean(v for _, v in present)
+        if coverage is not None:
+            coverage[key] = {"averaged": [n for n, _ in present], "missing": [n for n, _ in absent]}
     return out
+
+
+def saebench_pair(cells: Mapping[str, CellScore | Mapping], a: str, b: str) -> float:
+    """SAEBench's two-attribute RAVEL score: for each of attributes ``a``, ``b`` the mean of its
+    Cause and its Isolate measured on the *other* attribute only, then the mean of the two.
+    ``cells`` maps a target attribute to its score (``isolate_by_attribute`` needed)."""
+    def part(x: str, y: str) -> float:
+        c = cells[x]
+        cause = c["cause"] if isinstance(c, Mapping) else c.cause
+        iso = (c["isolate_by_attribute"] if isinstance(c, Mapping) else c.isolate_by_attribute).get(y, math.nan)
+        return (cause + iso) / 2
+
+    if a not in cells or b not in cells:
+        return math.nan
+    return (part(a, b) + part(b, a)) / 2

@@ -13,7 +13,7 @@ from harness.registry import BenchmarkSpec, MetricSpec
 HARNESS_API_VERSION = "1.0"
 __version__ = "0.1.0"
 
-METHOD_NAMES = ("pca", "sae", "dbm", "mdbm", "das", "mdas", "full")
+METHOD_NAMES = ("pca", "sae", "rlap", "dbm", "mdbm", "das", "mdas", "full")
 _DESCRIPTIONS = {
     "cause": "fraction of target-attribute examples whose output becomes the source entity's value (mean over templates)",
     "isolate": "fraction of other-attribute examples whose output is unchanged (mean over templates, then attributes)",
@@ -35,7 +35,7 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
         BenchmarkSpec(
             name="ravel",
             implementation="plugins.ravel.benchmark:RavelBenchmark",
-            description="RAVEL: Cause / Isolate / Disentangle of PCA, SAE, DBM, DAS, MDAS features of entity attributes",
+            description="RAVEL: Cause / Isolate / Disentangle of PCA, SAE, RLAP, DBM, DAS, MDAS (or your own) features of entity attributes",
             metrics=_metrics(),
         )
     ]

@@ -17,8 +17,6 @@ from harness.interventions.tokens import TokenBatch
 from harness.models.batching import run_batched
 from plugins.ravel.engine_ext import encode_prompts, teacher_forced
 from plugins.ravel.instance import Completion, RavelExample
-from plugins.ravel.matching import gives_value
-from plugins.ravel.metrics import Outcome
 
 InterchangeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -44,7 +42,7 @@ def keep_base(h_base: torch.Tensor, h_source: torch.Tensor) -> torch.Tensor:
 class RavelRunner:
     """Model-side work for one intervention site (``site`` as in the adapter convention)."""
 
-    def __init__(self, adapter: Any, site: int, max_new_tokens: int = 3, batch_size: int = 32):
+    def __init__(self, adapter: Any, site: int, max_new_tokens: int = 10, batch_size: int = 32):
         if not 0 <= site <= adapter.num_layers:
             raise ValueError(f"layer {site} is outside 0..{adapter.num_layers} for {adapter.name}")
         self.adapter, self.site = adapter, site
@@ -53,6 +51,26 @@ class RavelRunner:
         self._encoded: dict[tuple[str, tuple[int, int]], tuple[list[int], int]] = {}
         self._states: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
         self._runs: dict[tuple, Any] = {}  # clean runs of evaluation prompts, shared by methods
+        self._value_ids: dict[tuple[str, str], tuple[int, ...]] = {}
+
+    # -- values as tokens ----------------------------------------------------------------
+    def value_ids(self, prompt: str, value: str) -> tuple[int, ...]:
+        """The tokens ``value`` takes as a continuation of ``prompt`` (prompt + space + value,
+        tokenised as the adapter runs it, minus the prompt's tokens); memoised."""
+        key = (prompt, value)
+        if key not in self._value_ids:
+            sep = "" if not prompt or prompt[-1].isspace() else " "
+            head = list(self.adapter.tok_encode(prompt))
+            full = list(self.adapter.tok_encode(prompt + sep + value))
+            if full[: len(head)] == head:
+                ids = full[len(head):]
+            else:  # the value's first token merged with the prompt's last: tokenise it alone
+                ids = self.adapter.tokenizer(sep + value, add_special_tokens=False)["input_ids"]
+            self._value_ids[key] = tuple(int(i) for i in ids)
+        return self._value_ids[key]
+
+    def n_tokens(self, prompt: str, value: str) -> int:
+        return len(self.value_ids(prompt, value))
 
     # -- tokens and states ---------------------------------------------------------------
     def encode(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:
@@ -87,7 +105,8 @@ class RavelRunner:
 
     # -- generation ----------------------------------------------------------------------
     def generate(self, prompts: Sequence[Sequence[int]], positions: Sequence[int] | None = None,
-                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None, reuse: bool = False) -> list[Completion]:
+                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None, reuse: bool = False,
+                 max_new_tokens: int | None = None) -> list[Completion]:
         """Greedy continuations (``max_new_tokens``) of token-id prompts, in chunks, through the
         shared engine's KV-cached intervened generation; without ``fn`` the identity is applied
         at each prompt's last token, so clean outputs take exactly the same path.
@@ -99,6 +118,7 @@ class RavelRunner:
 
         tok = self.adapter.tokenizer
         eos = self.adapter.eos_ids()
+        n_new = self.max_new_tokens if max_new_tokens is None else max_new_tokens
 
         def batch(rows: Sequence[int]) -> list[Completion]:
             chunk = [tuple(prompts[i]) for i in rows]
@@ -108,8 +128,8 @@ class RavelRunner:
             else:
                 pos, f, src = [positions[i] for i in rows], fn, sources[list(rows)]
             gen = generate_with_intervention(self.engine, run, self.site, pos, src.to(self.engine.device), f,
-                                             self.max_new_tokens, eos=eos, tokenizer=tok)
-            return [to_completion(tok, row, eos, self.max_new_tokens) for row in gen.tokens.tolist()]
+                                             n_new, eos=eos, tokenizer=tok)
+            return [to_completion(tok, row, eos, n_new) for row in gen.tokens.tolist()]
 
         return run_batched(list(range(len(prompts))), self.adapter.sizer, batch, default=self.batch_size)
 
@@ -127,17 +147,18 @@ class RavelRunner:
         """Clean greedy outputs of plain texts (instance building)."""
         return self.generate([self.adapter.tok_encode(t) for t in texts])
 
-    def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[Completion]:
+    def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample], max_new_tokens: int | None = None) -> list[Completion]:
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
-        return self.generate(ids, pos, fn, src, reuse=True)
+        return self.generate(ids, pos, fn, src, reuse=True, max_new_tokens=max_new_tokens)
 
-    def outcomes(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> tuple[list[Outcome], list[Completion]]:
-        outs = self.intervened(fn, examples)
-        return [
-            Outcome(e.attribute, e.template, gives_value(o.text, e.inv_label, o.truncated), gives_value(o.text, e.label, o.truncated))
-            for e, o in zip(examples, outs)
-        ], outs
+    def records(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[dict]:
+        """Intervene on every example and judge its output under every matching rule
+        (:mod:`plugins.ravel.scoring`); one log record per example."""
+        from plugins.ravel.scoring import budget, records
+
+        outs = self.intervened(fn, examples, budget(examples, self.value_ids, self.max_new_tokens))
+        return records(examples, outs, self.value_ids)
 
     # -- training problems ---------------------------------------------------------------
     def problem(self, examples: Sequence[RavelExample], cause: Sequence[bool]):
@@ -147,7 +168,8 @@ class RavelRunner:
 
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
         targets = [e.inv_label_tokens if c else e.label_tokens for e, c in zip(examples, cause)]
-        seqs, reads, tgts = teacher_forced(ids, targets, self.max_new_tokens)
+        width = min(self.max_new_tokens, max((len(t) for t in targets), default=1))  # the longest target, not the cap
+        seqs, reads, tgts = teacher_forced(ids, targets, width)
         run = self.engine.run(TokenBatch.from_ids(seqs, self.engine.pad_id), chunk_size=self.batch_size, sites=[self.site])
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
         return CachedProblem(self.engine, run, self.site, torch.tensor(pos), src.to(self.engine.device), tgts, reads)

@@ -85,8 +85,10 @@ def test_full_swap_at_the_embeddings_causes_same_template_examples(world, tmp_pa
                 if e.source_template == e.template and " " not in e.entity and " " not in e.source_entity
                 and len(ad.tokenizer(e.entity)["input_ids"]) == 1 and len(ad.tokenizer(e.source_entity)["input_ids"]) == 1]
     assert len(examples) >= 3
-    outcomes, _ = runner.outcomes(lambda hb, hs: hs, examples)
-    assert all(o.hit_inv for o in outcomes)
+    recs = runner.records(lambda hb, hs: hs, examples)
+    for rule in ("strict", "paper"):
+        kept = [r[rule] for r in recs if "dropped" not in r[rule]]
+        assert kept and all(j["hit_inv"] for j in kept)
 
 
 def test_layer_and_argument_errors(world):
@@ -94,7 +96,9 @@ def test_layer_and_argument_errors(world):
     with pytest.raises(ValueError, match="layer must be"):
         resolve_layer(31, 30)
     with pytest.raises(ValueError, match="unknown method"):
-        RavelBenchmark(methods=["rlap"])
+        RavelBenchmark(methods=["lace"])
+    with pytest.raises(ValueError, match="matching"):
+        RavelBenchmark(matching=["loose"])
     with pytest.raises(ValueError, match="eval_splits"):
         RavelBenchmark(eval_splits=["val"])
 
@@ -159,7 +163,7 @@ def test_shipped_task_files_instantiate(tmp_path, monkeypatch):
     for path in sorted(folder.glob("*.yaml")):
         cfg = parse_file(path)
         bench = instantiate(cfg, RavelBenchmark)
-        assert set(bench.methods) <= {"pca", "sae", "dbm", "mdbm", "das", "mdas", "full"}
+        assert set(bench.methods) <= {"pca", "sae", "rlap", "dbm", "mdbm", "das", "mdas", "full"}
         names.append(cfg.name)
         if "default" in cfg.tags:
             assert bench.data_path.name == "data" and bench.targets == ["Country"]

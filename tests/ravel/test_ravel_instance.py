@@ -8,7 +8,7 @@ import pytest
 
 from plugins.ravel.data import load_entity_type
 from plugins.ravel.instance import Completion, InstanceConfig, RavelInstance, build_instance, plan, pairs_to_generate
-from plugins.ravel.matching import gives_value, same_value
+from plugins.ravel.matching import contains_value, producible, same_value
 from ravel_files import write_type
 
 
@@ -53,7 +53,7 @@ def test_instance_from_a_real_tiny_model(world, tmp_path):
         else:
             assert src_t.attribute == "Other"
         # the training target is the model's own tokens for the value, and they give it
-        assert gives_value(ad.tokenizer.decode(e.label_tokens), e.label, truncated=False) or len(e.label_tokens) == 3
+        assert contains_value(ad.tokenizer.decode(e.label_tokens), producible(e.label, e.input))
         kinds[(e.split, e.source_kind)] += 1
     assert all(kinds[("train", k)] > 0 for k in ("same_attribute", "other_attribute", "other_context"))
     assert kinds[("entity_test", "same_attribute")] > 0 and kinds[("context_test", "same_attribute")] > 0
@@ -78,7 +78,7 @@ def test_sources_are_drawn_with_flattened_labels(tmp_path):
     cfg = _cfg(source_entities=60, sources_per_base=8, test_templates=0)
 
     def complete(prompts):  # a table lookup: the outputs here are the data, not a model
-        return [Completion(" " + data.gold(p.split()[1], "Country")[0], (1,), True) for p in prompts]
+        return [Completion(" " + data.gold(p.split()[1], "Country")[0], (1,), False) for p in prompts]  # stopped: a boundary
 
     inst = build_instance(data, cfg, complete)
     # candidate pool: 45/60 of (template, source entity) candidates carry 'Alpha'

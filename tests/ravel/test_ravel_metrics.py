@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from plugins.ravel.matching import first_match, gives_value, normalise, same_value
-from plugins.ravel.metrics import Outcome, average, score
+from plugins.ravel.matching import contains_value, distinct, normalise, paper_match, producible, strict_budget, strict_match
+from plugins.ravel.metrics import Outcome, average, saebench_pair, score
 
 
 def _outcomes(attribute: str, template: str, hits: list[tuple[int, int]]) -> list[Outcome]:
@@ -51,31 +51,73 @@ def test_missing_attributes_and_empty_cells():
     assert avg == pytest.approx({"cause": 0.5, "isolate": 0.5, "disentangle": 0.75})
 
 
-@pytest.mark.parametrize(
-    "output, value, truncated, expected",
-    [
-        (" France, known", "France", True, True),
-        (" france.\n", "France", False, True),
-        (" São Paulo is", "Sao Paulo", True, True),
-        (" Frances", "France", True, False),  # not word-aligned
-        (" United States of", "United States", True, True),
-        (" United", "United States", True, True),  # cut by the token limit: a word-aligned prefix
-        (" United", "United States", False, False),  # the model stopped: it did not say the value
-        (' Europe/Cop', "Europe/Copenhagen", True, True),  # cut mid-word after 3+ letters
-        (" Eu", "Europe", True, False),  # too short a stub
-        (" the UK", "United Kingdom", True, False),
-        ("", "France", True, False),
-        (" ...", "France", True, False),
-        (" 57.05", "57", True, True),
-        (" 570", "57", True, False),
-    ],
-)
-def test_gives_value(output, value, truncated, expected):
-    assert gives_value(output, value, truncated) is expected
+# --- the two matching rules, on hand-made cases -------------------------------------------
+
+DIGITS = {c: 100 + int(c) for c in "0123456789"}  # a digit-per-token tokenizer
 
 
-def test_normalise_first_match_and_same_value():
+def _digits(text: str) -> list[int]:
+    return [DIGITS[c] for c in text if c in DIGITS]
+
+
+def test_year_stub_is_double_credit_under_paper_and_nothing_under_strict():
+    # base value 1945, source value 1942; the intervened model says "194" then stops (3 tokens)
+    out = _digits("194")
+    assert paper_match(out, _digits("1945")) and paper_match(out, _digits("1942"))  # both "hit": the flaw
+    assert distinct("paper", "1945", "1942")  # the official filter keeps the example
+    assert not strict_match(" 194", "1945", ended=True) and not strict_match(" 194", "1942", ended=True)
+    assert strict_match(" 1942,", "1942", ended=False) and not strict_match(" 1942,", "1945", ended=False)
+    assert strict_budget(len(_digits("1945"))) == 5  # the whole value plus one token to see the boundary
+
+
+def test_a_stem_or_a_finished_short_word_is_not_the_long_value():
+    assert not strict_match(" think;", "thinks", ended=False)
+    assert not strict_match(" manage", "manage farm", ended=True)
+    assert strict_match(" thinks.", "thinks", ended=False)
+    assert not strict_match(" thinks", "thinks", ended=False)  # cut at the budget: did the word end? unknown
+    assert strict_match(" thinks", "thinks", ended=True)  # the model stopped: it did
+    assert not strict_match(" thinkers", "thinks", ended=True)
+    # values one rule cannot tell apart are dropped by it
+    assert not distinct("strict", "New York", "New York City") and distinct("paper", "New York", "New York City")
+    assert not distinct("strict", "Bogotá", "Bogota") and distinct("strict", "Lima", "Lyon")
+
+
+def test_ipa_values_keep_their_letters():
+    assert normalise("/ˈpærɪs/") == "ˈpærɪs"
+    assert strict_match(" /ˈpærɪs/ ", "ˈpærɪs", ended=False)
+    assert not strict_match(" /ˈpɔːl/ ", "ˈpærɪs", ended=False)
+    assert not strict_match(" p", "ˈpærɪs", ended=True)  # the old ASCII-only rule reduced the value to "p"
+
+
+def test_values_the_template_cannot_produce():
+    assert producible("to think", "He wants to") == "think"
+    assert producible("to think", "The verb is") == "to think"
+    assert producible("Rio de Janeiro", "I live in Rio") == "de Janeiro"
+    assert strict_match(" think about", producible("to think", "He wants to"), ended=False)
+
+
+def test_normalise_and_contains_value():
     assert normalise("  Bogotá,  D.C. ") == "bogota d c"
-    assert first_match(" Dutch and French", ("French", "Dutch")) == "Dutch"
-    assert first_match(" German", ("French", "Dutch")) is None
-    assert same_value("São Paulo", "sao paulo") and not same_value("Guinea", "Guinea-Bissau")
+    assert normalise("STRASSE") == normalise("strasse")
+    assert contains_value(" Paris, France", "paris") and not contains_value(" Pa", "Paris")
+    assert paper_match([5, 6], [5]) and not paper_match([5], [5, 6]) and not paper_match([], [5])
+
+
+def test_missing_terms_are_named_with_their_reason():
+    kept = _outcomes("Country", "c1", [(1, 0)]) + _outcomes("Language", "l1", [(0, 1)])
+    s = score(kept, "Country", attributes=["Country", "Continent", "Language"], dropped={"Continent": 3})
+    assert s.isolate_attributes == ["Language"] and s.isolate == 1.0
+    assert "isolate:Continent" in s.missing and "dropped" in s.missing["isolate:Continent"]
+    s = score(_outcomes("Language", "l1", [(0, 1)]), "Country", attributes=["Country", "Language"])
+    assert math.isnan(s.cause) and "no examples" in s.missing["cause"]
+    cov: dict = {}
+    avg = average({"entity_test": {"cause": math.nan, "isolate": 0.5, "disentangle": math.nan},
+                   "context_test": {"cause": 1.0, "isolate": 0.0, "disentangle": 0.5}}, cov)
+    assert avg["cause"] == 1.0 and cov["cause"] == {"averaged": ["context_test"], "missing": ["entity_test"]}
+
+
+def test_saebench_two_attribute_score_by_hand():
+    cells = {"A": {"cause": 0.8, "isolate_by_attribute": {"B": 0.6, "C": 0.0}},
+             "B": {"cause": 0.4, "isolate_by_attribute": {"A": 1.0, "C": 0.0}}}
+    assert saebench_pair(cells, "A", "B") == pytest.approx(((0.8 + 0.6) / 2 + (0.4 + 1.0) / 2) / 2)
+    assert math.isnan(saebench_pair(cells, "A", "C"))

@@ -90,7 +90,7 @@ def test_teacher_forced_problem_equals_hooked_full_forward(arch):
 def test_generation_matches_a_hooked_full_forward_loop(arch):
     ad = adapter(arch)
     texts, spans = _texts_spans()
-    r1, r4 = RavelRunner(ad, 2, batch_size=1), RavelRunner(ad, 2, batch_size=4)
+    r1, r4 = RavelRunner(ad, 2, max_new_tokens=3, batch_size=1), RavelRunner(ad, 2, max_new_tokens=3, batch_size=4)
     clean1, clean4 = r1.complete(texts), r4.complete(texts)
     ids, pos = r4.encode(texts, spans)
     assert [c.tokens for c in clean1] == [c.tokens for c in clean4] == hooked_greedy(ad, ids, 3)
