@@ -20,6 +20,8 @@ from typing import Callable, Protocol, Sequence
 import torch
 from torch import nn
 
+from harness.progress import activity
+
 
 class Problem(Protocol):
     targets: torch.Tensor | None
@@ -106,7 +108,8 @@ def train(problem: Problem, module: nn.Module, cfg: TrainConfig | None = None,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_warmup_decay(len(steps), cfg.warmup))
     log = TrainLog()
     module.train()
-    for rows in steps:
+    for i, rows in enumerate(steps, start=1):
+        activity(f"training {type(module).__name__}: step {i}/{len(steps)}")
         rows_t = torch.tensor(rows, dtype=torch.long)
         loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
         opt.zero_grad(set_to_none=True)
@@ -134,6 +137,7 @@ def train_converged(problem: Problem, module: nn.Module, heldout: Problem, cfg: 
     log, best, best_state, bad = TrainLog(), float("inf"), copy.deepcopy(module.state_dict()), 0
     log.stopped = "cap"
     for i, rows in enumerate(steps, start=1):
+        activity(f"training {type(module).__name__} to convergence: step {i} (cap {len(steps)})")
         module.train()
         rows_t = torch.tensor(rows, dtype=torch.long)
         loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from harness.interventions.training import TrainConfig, batches
+from harness.progress import activity
 from plugins.ravel.engine_ext import IGNORE
 
 
@@ -87,6 +88,7 @@ def fit(problem: Any, module: nn.Module, cfg: FitConfig) -> FitLog:
     log = FitLog()
     module.train()
     for i, rows in enumerate(steps):
+        activity(f"training {type(module).__name__}: step {i + 1}/{len(steps)}")
         if isinstance(module, BinaryMask):
             module.anneal(i / max(1, len(steps) - 1))
         rows_t = torch.tensor(rows, dtype=torch.long)

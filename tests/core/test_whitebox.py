@@ -155,3 +155,16 @@ def test_the_decode_loop_reports_its_progress_to_the_heartbeat():
         adapter.generate([GenerationRequest("Once upon a time", max_new_tokens=120), GenerationRequest("Hi", max_new_tokens=120)])
     assert any("generating: token" in line and "2 rows" in line for line in lines), lines[:3]
     assert current_activity().startswith("generating: token")
+
+
+def test_intervention_training_reports_its_steps():
+    from harness.interventions import CachedProblem, RotatedSubspace, TrainConfig, train
+    from harness.progress import current_activity
+
+    adapter = tiny_adapter("llama", batch_size=4)
+    engine = adapter.interchange_engine()
+    ids = [adapter.tok_encode(t) for t in TEXTS]
+    run = engine.run(TokenBatch.from_ids(ids, adapter.pad_token_id))
+    problem = CachedProblem.build(engine, run, run, 1, [0] * len(ids), [0] * len(ids), targets=[5] * len(ids))
+    train(problem, RotatedSubspace(adapter.hidden_size, rank=1, seed=0), TrainConfig(lr=1e-2, batch_size=2, epochs=1))
+    assert current_activity() == "training RotatedSubspace: step 4/4"
