@@ -117,7 +117,7 @@ def test_plugin_registers_without_importing_torch():
             "assert specs[0].name == 'causalgym' and 'torch' not in sys.modules; print(len(specs[0].metrics))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "22"
+    assert out.stdout.strip() == "29"  # 7 methods x (log-odds, IIA, selectivity, sign-free selectivity) + task accuracy
 
 
 def test_das_layers_subset_and_common_site_summary(adapter):
