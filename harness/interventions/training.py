@@ -94,6 +94,17 @@ def batches(n: int, cfg: TrainConfig) -> list[list[int]]:
     return out
 
 
+def _step(problem: Problem, module: nn.Module, rows: Sequence[int], opt, sched, loss_fn) -> float:
+    """One optimisation step on ``rows``; returns its loss."""
+    rows_t = torch.tensor(rows, dtype=torch.long)
+    loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
 def train(problem: Problem, module: nn.Module, cfg: TrainConfig | None = None,
           loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy_loss) -> TrainLog:
     """Fit ``module``'s parameters so that intervened outputs match ``problem.targets``."""
@@ -110,13 +121,7 @@ def train(problem: Problem, module: nn.Module, cfg: TrainConfig | None = None,
     module.train()
     for i, rows in enumerate(steps, start=1):
         activity(f"training {type(module).__name__}: step {i}/{len(steps)}")
-        rows_t = torch.tensor(rows, dtype=torch.long)
-        loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        log.losses.append(float(loss.detach()))
+        log.losses.append(_step(problem, module, rows, opt, sched, loss_fn))
     log.steps = len(steps)
     module.eval()
     return log
@@ -139,13 +144,7 @@ def train_converged(problem: Problem, module: nn.Module, heldout: Problem, cfg: 
     for i, rows in enumerate(steps, start=1):
         activity(f"training {type(module).__name__} to convergence: step {i} (cap {len(steps)})")
         module.train()
-        rows_t = torch.tensor(rows, dtype=torch.long)
-        loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        log.losses.append(float(loss.detach()))
+        log.losses.append(_step(problem, module, rows, opt, sched, loss_fn))
         log.steps = i
         if i % cfg.eval_every == 0 or i == len(steps):
             module.eval()

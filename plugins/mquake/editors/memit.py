@@ -18,11 +18,11 @@ import torch
 
 from plugins.mquake.editors.common import add_to_projection, check_edits, check_layers, default_span, ridge_solve
 from plugins.mquake.editors.covariance import second_moments
-from plugins.mquake.editors.requests import context_prefixes
+from plugins.mquake.editors.requests import SampledPrefixes
 from plugins.mquake.editors.values import ValueConfig, Values, optimise_values, site_means
 
 
-class MEMITEditor:
+class MEMITEditor(SampledPrefixes):
     """``editor: plugins.mquake.editors:MEMITEditor`` with ``editor_args`` below."""
 
     def __init__(self, layers: Sequence[int] | None = None, mom2_weight: float = 15000.0, n_prefixes: int = 5,
@@ -37,17 +37,10 @@ class MEMITEditor:
         self.cov_tokens, self.cov_max_len, self.ridge = int(cov_tokens), int(cov_max_len), float(ridge)
         self.rows_per_batch = int(rows_per_batch)
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._prefixes: dict[str, list[str]] = {}
         self.last_stats: dict[str, Any] = {}
 
     def layers(self, adapter: Any) -> list[int]:
         return check_layers(adapter, self.span if self.span is not None else default_span(adapter.num_layers))
-
-    def prefixes(self, adapter: Any) -> list[str]:
-        fp = adapter.fingerprint()
-        if fp not in self._prefixes:
-            self._prefixes[fp] = context_prefixes(adapter, self.n_prefixes, self.prefix_len)
-        return self._prefixes[fp]
 
     def apply(self, adapter: Any, edits: Sequence[Any]) -> None:
         check_edits(edits)

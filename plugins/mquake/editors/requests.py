@@ -96,6 +96,21 @@ def context_prefixes(adapter: Any, n: int, length: int = 10) -> list[str]:
     return prefixes
 
 
+class SampledPrefixes:
+    """Mixin for editors that average keys over model-written prefixes (ROME, MEMIT): the
+    prefixes are sampled once per model fingerprint. Needs ``n_prefixes`` and ``prefix_len``."""
+
+    n_prefixes: int
+    prefix_len: int
+
+    def prefixes(self, adapter: Any) -> list[str]:
+        cache = self.__dict__.setdefault("_prefixes", {})
+        fp = adapter.fingerprint()
+        if fp not in cache:
+            cache[fp] = context_prefixes(adapter, self.n_prefixes, self.prefix_len)
+        return cache[fp]
+
+
 def mean_by_owner(values: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
     """(N, d) rows averaged per owner -> (n, d)."""
     out = torch.zeros(n, values.shape[-1], dtype=values.dtype, device=values.device)

@@ -17,11 +17,11 @@ import torch
 
 from plugins.mquake.editors.common import add_to_projection, check_edits, check_layers, default_layer, ridge_solve
 from plugins.mquake.editors.covariance import second_moments
-from plugins.mquake.editors.requests import context_prefixes
+from plugins.mquake.editors.requests import SampledPrefixes
 from plugins.mquake.editors.values import ValueConfig, optimise_values, site_means
 
 
-class ROMEEditor:
+class ROMEEditor(SampledPrefixes):
     """``editor: plugins.mquake.editors:ROMEEditor`` with ``editor_args`` below."""
 
     def __init__(self, layer: int | None = None, n_prefixes: int = 5, prefix_len: int = 10, steps: int = 20,
@@ -32,17 +32,10 @@ class ROMEEditor:
                                   weight_decay=float(weight_decay), clamp_norm=float(clamp_norm))
         self.cov_tokens, self.cov_max_len, self.ridge = int(cov_tokens), int(cov_max_len), float(ridge)
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._prefixes: dict[str, list[str]] = {}
         self.last_stats: list[dict[str, Any]] = []
 
     def layers(self, adapter: Any) -> list[int]:
         return check_layers(adapter, [self.layer if self.layer is not None else default_layer(adapter.num_layers)])
-
-    def prefixes(self, adapter: Any) -> list[str]:
-        fp = adapter.fingerprint()
-        if fp not in self._prefixes:
-            self._prefixes[fp] = context_prefixes(adapter, self.n_prefixes, self.prefix_len)
-        return self._prefixes[fp]
 
     def apply(self, adapter: Any, edits: Sequence[Any]) -> None:
         check_edits(edits)

@@ -1,11 +1,17 @@
-"""Print the all-tasks acceptance tables from the run's results JSON (both selectivity rules)."""
+"""Print a CausalGym acceptance table from a run's results JSON (both selectivity rules).
+
+    python results/runs/causalgym_agreement/make_table.py [RESULTS.json | RUN_FOLDER]
+
+Default: the newest results file of this folder; the 29-task run (causalgym_acceptance_all_tasks)
+is read by passing its folder, results/runs/causalgym_all_tasks."""
 
 import glob
 import json
 import statistics
 import sys
 
-path = sys.argv[1] if len(sys.argv) > 1 else sorted(glob.glob("results/runs/causalgym_agreement/*/results_*.json"))[-1]
+arg = sys.argv[1] if len(sys.argv) > 1 else "results/runs/causalgym_agreement"
+path = arg if arg.endswith(".json") else sorted(glob.glob(f"{arg}/*/results_*.json"))[-1]
 doc = json.load(open(path))
 m, det = next(iter(doc["results"].values())), next(iter(doc["details"].values()))
 print("| method | log-odds | IIA | selectivity (paper) | selectivity (sign-free) |\n|---|---|---|---|---|")
