@@ -96,3 +96,20 @@ def test_python_api_refuses_truthy_strings_too(tiny_model_dir):
 
     with pytest.raises(ModelArgError, match="expected true or false"):
         HFAdapter.from_pretrained(str(tiny_model_dir), trust_remote_code="no")
+
+
+def test_a_missing_embedded_model_package_gives_one_line_with_the_install_command(tmp_path, monkeypatch, capsys):
+    """An embedded model whose carrying package is not installed (an extra registry entry naming
+    a package that does not exist; the real lookup and error path run)."""
+    from harness.cli import main
+    from harness.models import embedded
+
+    ghost = embedded.EmbeddedModel("ghost-1m", "a model whose package is absent", "harness_ghost_model_pkg",
+                                   "pip install harness-ghost-model", lambda pkg: pkg / "ghost.gguf")
+    monkeypatch.setitem(embedded.EMBEDDED, "ghost-1m", ghost)
+    code = main(["run", "--model-args", "pretrained=ghost-1m", "--tasks", "activation_decoding_truthfulqa_sample",
+                 "--output-path", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "pip install harness-ghost-model" in err and "harness_ghost_model_pkg" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 6, err
