@@ -67,6 +67,7 @@ def second_moments(adapter: Any, layers: Sequence[int], n_tokens: int = 20000, m
 
 
 def _compute(adapter: Any, layers: list[int], seqs: list[list[int]]) -> dict[int, torch.Tensor]:
+    from harness.interventions.tokens import TokenBatch
     from harness.models.batching import run_batched
 
     sites = [("mlp_key", l) for l in layers]
@@ -74,15 +75,10 @@ def _compute(adapter: Any, layers: list[int], seqs: list[list[int]]) -> dict[int
     count = [0]
 
     def run(batch: Sequence[list[int]]) -> list[None]:
-        width = max(len(s) for s in batch)
-        ids = torch.full((len(batch), width), adapter.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, s in enumerate(batch):
-            ids[i, : len(s)] = torch.tensor(s)
-            mask[i, : len(s)] = 1
-        out = adapter.forward_ids(ids.to(adapter.device), mask.to(adapter.device), [len(s) for s in batch], sites=sites,
-                                  last_logits_only=True)
-        keep = mask.to(adapter.device).bool()
+        tokens = TokenBatch.from_ids(batch, adapter.pad_token_id)
+        mask = tokens.attention_mask.to(adapter.device)
+        out = adapter.forward_ids(tokens.input_ids.to(adapter.device), mask, tokens.lengths, sites=sites, last_logits_only=True)
+        keep = mask.bool()
         for layer, site in zip(layers, sites):
             k = out.states[site][keep].double()
             sums[layer] = sums.get(layer, 0) + k.T @ k
