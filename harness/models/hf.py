@@ -27,7 +27,7 @@ from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import WHITE_BOX, Capability
 from harness.whitebox.decode import eos_ids
-from harness.whitebox.hooks import position_edit, site_hooks
+from harness.whitebox.hooks import intervention_edits, site_hooks
 from harness.whitebox.layout import Layout, Site
 from harness.whitebox.prefix_store import PrefixStore
 
@@ -169,9 +169,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         inside :meth:`weight_edits`, and its orientation: ``"out_in"`` for (d_model, d_ff)
         (``nn.Linear``) or ``"in_out"`` for (d_ff, d_model) (GPT-2's ``Conv1D``). Its input is
         site ``("mlp_key", layer)``."""
-        module = self.layout.mlp_down(int(layer))
-        weight = module.weight
-        return weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
+        return self.layout.mlp_projection(layer)
 
     def eos_ids(self) -> set[int]:
         """The token ids that end a generation (one rule for every decode path)."""
@@ -226,11 +224,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         with it or ``keep_cache`` the returned ``cache`` holds every column. Interventions'
         positions index ``ids``; ``last_logits_only`` computes the LM head at the last column."""
         lengths = list(lengths) if lengths is not None else (mask[:, past_length:].sum(-1)).tolist()
-        edits: dict[Site, list] = {}
-        for iv in interventions:
-            pos = _absolute_positions(iv.positions, lengths)
-            fn, src = iv.fn, iv.source
-            edits.setdefault(iv.site, []).append(position_edit(pos, lambda old, fn=fn, src=src: fn(old, src)))
+        edits = intervention_edits(interventions, lengths)
         cached = past_key_values is not None or keep_cache
         kw: dict[str, Any] = {"use_cache": cached}
         if cached:
@@ -280,19 +274,6 @@ def _forward_params(model: Any) -> Any:
     import inspect
 
     return inspect.signature(model.forward).parameters
-
-
-def _absolute_positions(positions: Any, lengths: Sequence[int]) -> torch.Tensor:
-    """(B,) or (B, k) absolute indices into right-padded rows; negatives count from each end."""
-    pos = torch.as_tensor(positions, dtype=torch.long)
-    lens = torch.as_tensor(list(lengths), dtype=torch.long)
-    if pos.shape[0] != len(lens):
-        raise ValueError(f"intervention positions for {pos.shape[0]} examples, but the batch has {len(lens)}")
-    lens_b = lens if pos.dim() == 1 else lens[:, None]
-    pos = torch.where(pos < 0, lens_b + pos, pos)
-    if (pos < 0).any() or (pos >= lens_b).any():
-        raise IndexError(f"intervention position out of range for sequence lengths {list(lengths)}: {positions}")
-    return pos
 
 
 def _max_length(model: Any, tokenizer: Any) -> int:

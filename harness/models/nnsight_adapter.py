@@ -23,7 +23,7 @@ from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import Capability
 from harness.whitebox.decode import StopTracker, decode, eos_ids, greedy, sampler
-from harness.whitebox.hooks import position_edit
+from harness.whitebox.hooks import intervention_edits
 from harness.whitebox.layout import Layout, Site
 
 CAPABILITIES = frozenset({Capability.SCORING, Capability.GENERATION, Capability.SITE_READ, Capability.SITE_EDIT,
@@ -63,12 +63,11 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         self.decoding = decoding
         self.trace_kwargs = dict(trace_kwargs or {})
         self.sizer = BatchSizer(self, batch_size, max_batch_size)
-        layout = Layout.of(module)  # module names only: every read and edit goes through envoys
+        layout = self._layout = Layout.of(module)  # names and local weights only: every read and edit goes through envoys
         names = {id(m): n for n, m in module.named_modules()}
         self._blocks = [self._envoy(names[id(b)]) for b in layout.blocks]
         self._mlps = [self._envoy(names[id(layout.mlp(i + 1))]) for i in range(layout.num_layers)]
         self._downs = [self._envoy(names[id(layout.mlp_down(i + 1))]) for i in range(layout.num_layers)]
-        self._norm, self._head, self._softcap = layout.norm, layout.head, layout.softcap
         self._engine: Any = None
         self._fingerprint: str | None = None
 
@@ -112,19 +111,16 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         return eos_ids(self._module, self.tokenizer)
 
     def unembed(self, hidden: torch.Tensor, final_norm: bool = True) -> torch.Tensor:
-        if final_norm and self._norm is not None:
-            hidden = self._norm(hidden)
-        logits = self._head(hidden)
-        return torch.tanh(logits / self._softcap) * self._softcap if self._softcap else logits
+        """Logits from residual states (optional final norm, LM head, soft-capping), on the local weights."""
+        return self._layout.unembed(hidden, final_norm)
 
     def unembedder(self) -> Any:
         from harness.whitebox.unembed import Unembedder
 
-        return Unembedder.from_layout(Layout.of(self._module))
+        return Unembedder.from_layout(self._layout)
 
     def mlp_projection(self, layer: int) -> tuple[torch.nn.Parameter, str]:
-        module = Layout.of(self._module).mlp_down(int(layer))
-        return module.weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
+        return self._layout.mlp_projection(layer)
 
     def interchange_engine(self) -> Any:
         """Full forwards with an edit: nnsight has no cached partial re-run."""
@@ -151,8 +147,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         wanted = set(sites)
         order = sorted(wanted | set(edits), key=_site_order)
         for site in order:
-            if not isinstance(site, tuple) and not 0 <= int(site) <= self.num_layers:
-                raise IndexError(f"site {site} is outside 0..{self.num_layers} (0 = embeddings, {self.num_layers} = last block)")
+            self._layout.check_site(site)
         envoys = [self._site_envoy(s) for s in order]
         with self.lm.trace(**inputs, **self.trace_kwargs):
             read = {}
@@ -181,13 +176,8 @@ class NNsightAdapter(Tokenization, ModelAdapter):
                     interventions: Sequence[Intervention] = (), grad: bool = False, past_key_values: Any = None, past_length: int = 0,
                     last_logits_only: bool = False, keep_cache: bool = False) -> ForwardOutput:
         """As :meth:`harness.models.hf.HFAdapter.forward_ids`, through one nnsight trace."""
-        from harness.models.hf import _absolute_positions
-
         lengths = list(lengths) if lengths is not None else mask[:, past_length:].sum(-1).tolist()
-        edits: dict[Site, list] = {}
-        for iv in interventions:
-            pos = _absolute_positions(iv.positions, lengths)
-            edits.setdefault(iv.site, []).append(position_edit(pos, lambda old, fn=iv.fn, src=iv.source: fn(old, src)))
+        edits = intervention_edits(interventions, lengths)
         cached = past_key_values is not None or keep_cache
         inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": cached}
         if cached:

@@ -11,7 +11,7 @@ so accelerate's device hooks and ``device_map`` placements on the real blocks st
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -122,3 +122,26 @@ def position_edit(positions: torch.Tensor, fn: Callable[[torch.Tensor], torch.Te
         return hidden.index_put((rows, pos), new.to(hidden.dtype))
 
     return apply
+
+
+def absolute_positions(positions: Any, lengths: Sequence[int]) -> torch.Tensor:
+    """(B,) or (B, k) absolute indices into right-padded rows; negatives count from each end."""
+    pos = torch.as_tensor(positions, dtype=torch.long)
+    lens = torch.as_tensor(list(lengths), dtype=torch.long)
+    if pos.shape[0] != len(lens):
+        raise ValueError(f"intervention positions for {pos.shape[0]} examples, but the batch has {len(lens)}")
+    lens_b = lens if pos.dim() == 1 else lens[:, None]
+    pos = torch.where(pos < 0, lens_b + pos, pos)
+    if (pos < 0).any() or (pos >= lens_b).any():
+        raise IndexError(f"intervention position out of range for sequence lengths {list(lengths)}: {positions}")
+    return pos
+
+
+def intervention_edits(interventions: Iterable[Any], lengths: Sequence[int]) -> dict[Site, list[Edit]]:
+    """``{site: [edit, ...]}`` for :class:`~harness.models.base.Intervention` objects: each edit
+    writes ``fn(h_base, source)`` at its per-example positions (any backend applies them)."""
+    edits: dict[Site, list[Edit]] = {}
+    for iv in interventions:
+        pos = absolute_positions(iv.positions, lengths)
+        edits.setdefault(iv.site, []).append(position_edit(pos, lambda old, fn=iv.fn, src=iv.source: fn(old, src)))
+    return edits

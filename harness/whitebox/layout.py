@@ -89,6 +89,12 @@ class Layout:
                 return module
         raise TypeError(f"the MLP of block {layer} of {type(self.model).__name__} has no output projection (looked for {', '.join(_DOWN_NAMES)})")
 
+    def mlp_projection(self, layer: int) -> tuple[nn.Parameter, str]:
+        """Block ``layer``'s MLP output projection weight and its orientation: ``"out_in"`` for
+        (d_model, d_ff) (``nn.Linear``) or ``"in_out"`` for (d_ff, d_model) (GPT-2's ``Conv1D``)."""
+        module = self.mlp_down(int(layer))
+        return module.weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
+
     def check_site(self, site: Site) -> None:
         n = self.num_layers
         if isinstance(site, tuple):
