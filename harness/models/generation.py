@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from harness.models.base import GenerationRequest, GenerationResult
 from harness.models.batching import run_batched
 from harness.models.decoding import make_rule
+from harness.models.tokenization import left_padded
 from harness.whitebox.decode import Prefilled, StopTracker, accepts_logits_to_keep, decode, greedy, hf_step, sampler
 from harness.whitebox.hooks import site_hooks
 
@@ -58,12 +59,7 @@ def prefill(adapter: HFAdapter, prompts: list[list[int]], max_new_tokens: int, s
         cache.batch_repeat_interleave(len(prompts))
         prompts = [p[n_shared:] for p in prompts]
         prefix_mask = torch.ones((len(prompts), n_shared), dtype=torch.long, device=dev)
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), tok.pad_token_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, p in enumerate(prompts):  # left padding (of the suffixes, when a prefix is shared)
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
+    ids, mask = left_padded(prompts, tok.pad_token_id)  # of the suffixes, when a prefix is shared
     ids, mask = ids.to(dev), torch.cat([prefix_mask, mask.to(dev)], dim=1)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
     keep = {"logits_to_keep": 1} if accepts_logits_to_keep(adapter.model) else {}

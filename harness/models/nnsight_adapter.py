@@ -20,7 +20,7 @@ import torch
 from harness.models.base import ForwardOutput, GenerationRequest, GenerationResult, Intervention, LoglikelihoodRequest, ModelAdapter, RollingRequest
 from harness.models.batching import BatchSizer, run_batched
 from harness.models.fingerprint import weights_fingerprint
-from harness.models.tokenization import Tokenization
+from harness.models.tokenization import Tokenization, left_padded
 from harness.whitebox.capabilities import Capability
 from harness.whitebox.decode import StopTracker, decode, eos_ids, greedy, sampler
 from harness.whitebox.hooks import intervention_edits
@@ -240,12 +240,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         return results  # type: ignore[return-value]
 
     def _left_padded(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
+        ids, mask = left_padded(prompts, self.pad_token_id)
         return ids.to(self.device), mask.to(self.device)
 
     def _generate_batch(self, reqs: Sequence[GenerationRequest]) -> list[GenerationResult]:

@@ -8,6 +8,17 @@ from typing import Any, Sequence
 import torch
 
 
+def left_padded(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and mask (on the CPU) for generation prompts."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(list(p))
+        mask[i, width - len(p):] = 1
+    return ids, mask
+
+
 class Tokenization:
     """Mixin: needs ``self.tokenizer``, ``self.add_bos_token`` and ``self.device``."""
 
