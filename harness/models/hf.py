@@ -26,7 +26,7 @@ from harness.models.batching import BatchSizer
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import WHITE_BOX, Capability
-from harness.whitebox.decode import eos_ids
+from harness.whitebox.decode import accepts_logits_to_keep, eos_ids
 from harness.whitebox.hooks import intervention_edits, site_hooks
 from harness.whitebox.layout import Layout, Site
 from harness.whitebox.prefix_store import PrefixStore
@@ -231,7 +231,7 @@ class HFAdapter(Tokenization, ModelAdapter):
             width = ids.shape[1]
             kw["past_key_values"] = past_key_values
             kw["position_ids"] = past_length + torch.arange(width, device=ids.device)[None, :].expand(ids.shape[0], -1)
-        if last_logits_only and "logits_to_keep" in _forward_params(self.model):
+        if last_logits_only and accepts_logits_to_keep(self.model):
             kw["logits_to_keep"] = 1
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
         with ctx, site_hooks(self.layout, read=sites, edit=edits) as states:
@@ -268,12 +268,6 @@ class HFAdapter(Tokenization, ModelAdapter):
 
     def generate(self, requests: Sequence[GenerationRequest], progress: bool = False) -> list[GenerationResult]:
         return generation.generate(self, requests, progress=progress)
-
-
-def _forward_params(model: Any) -> Any:
-    import inspect
-
-    return inspect.signature(model.forward).parameters
 
 
 def _max_length(model: Any, tokenizer: Any) -> int:
