@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.pluginmanager import PluginManager
-from harness.tasks import TaskConfigError, TaskIndex, builtin_task_dir
+from harness.tasks import TaskConfigError, TaskIndex
 from harness.textsafe import printable
 
 EXIT_INTERRUPTED = 130
@@ -98,7 +98,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
 
 
 def _index(pm: PluginManager, include: Sequence[Path]) -> TaskIndex:
-    return TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *include], required=include)
+    return TaskIndex.scan([*pm.task_paths(), *include], required=include)
 
 
 def cmd_run(args: argparse.Namespace, pm: PluginManager, argv: Sequence[str] = ()) -> int:
@@ -201,7 +201,7 @@ def cmd_plugins(args: argparse.Namespace, pm: PluginManager) -> int:
         print(json.dumps([vars(i) for i in infos], indent=2))
     else:
         for i in infos:
-            status = i.status if i.status != "failed" else f"FAILED: {i.error}"
+            status = {"failed": f"FAILED: {i.error}", "unavailable": f"unavailable: {i.error}"}.get(i.status, i.status)
             print(f"{i.name:<22} {i.version or '-':<10} {i.origin:<40} {status}")
     return 0
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import pluggy
 
 from harness import hookspecs
+from harness.extras import install_command, missing_for_extra
 from harness.registry import BenchmarkSpec, DecoderSpec, ModelSpec, Registry, RegistrationError, check_spec
 
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"
@@ -39,7 +40,7 @@ class PluginInfo:
     module: str
     origin: str  # "entry point (dist x.y)", "--plugin"
     version: str = ""
-    status: str = "ok"  # ok | failed | blocked
+    status: str = "ok"  # ok | failed | blocked | unavailable (its extra's dependencies are missing)
     error: str = ""
     builtin: bool = False  # shipped with the harness (wins name clashes)
 
@@ -69,7 +70,13 @@ class PluginManager:
                 dist = getattr(ep, "dist", None)
                 version = dist.version if dist is not None else ""
                 origin = f"entry point ({dist.name} {version})" if dist is not None else "entry point"
-                self._load_one(ep.name, ep.value, origin, version, blocked)
+                missing = missing_for_extra(dist, ep.name) if dist is not None else []
+                if missing:
+                    self.infos[ep.name] = PluginInfo(
+                        name=ep.name, module=ep.value, origin=origin, version=version, status="unavailable",
+                        error=f"needs {', '.join(missing)}; install with: {install_command(dist.name, ep.name)}")
+                else:
+                    self._load_one(ep.name, ep.value, origin, version, blocked)
                 self.infos[ep.name].builtin = dist is not None and dist.name == BUILTIN_DIST
         for module_path in extra_modules:
             self._load_one(module_path, module_path, "--plugin", "", blocked)
@@ -169,15 +176,24 @@ class PluginManager:
     def task_paths(self) -> list[Path]:
         self.registry()  # refuses intruders first, so their task folders are not searched
         paths: list[Path] = []
-        for impl in self.pm.hook.harness_task_paths.get_hookimpls():
+        # Built-in folders first, so a third-party or --include-path folder can override a task.
+        impls = sorted(self.pm.hook.harness_task_paths.get_hookimpls(), key=lambda i: (not self._builtin(i.plugin_name), i.plugin_name))
+        for impl in impls:
             try:
                 paths.extend(Path(p) for p in (impl.function() or []))
             except Exception as err:  # noqa: BLE001
                 self._fail(impl.plugin_name, err)
         return paths
 
+    def _builtin(self, plugin: str) -> bool:
+        info = self.infos.get(plugin)
+        return bool(info and info.builtin)
+
     def failures(self) -> list[PluginInfo]:
         return [i for i in self.infos.values() if i.status == "failed"]
+
+    def unavailable(self) -> list[PluginInfo]:
+        return [i for i in self.infos.values() if i.status == "unavailable"]
 
 
 def _new_pm() -> pluggy.PluginManager:

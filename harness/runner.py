@@ -26,7 +26,7 @@ from harness.results import (
     stable_hash, write_json_atomic,
 )
 from harness.resume import ReuseCheck, reusable
-from harness.tasks import TaskConfig, TaskConfigError, TaskIndex, builtin_task_dir, instantiate
+from harness.tasks import TaskConfig, TaskConfigError, TaskIndex, instantiate
 
 log = logging.getLogger("harness")
 NO_MODEL = "no-model"  # the results folder of runs whose tasks need no model
@@ -67,7 +67,7 @@ class PlannedTask:
 def plan(cfg: RunConfig, pm: PluginManager) -> list[PlannedTask]:
     """Resolve tasks and build their benchmarks before any model is loaded (fail fast)."""
     registry = pm.registry()
-    index = TaskIndex.scan([builtin_task_dir(), *pm.task_paths(), *cfg.include_paths], required=cfg.include_paths)
+    index = TaskIndex.scan([*pm.task_paths(), *cfg.include_paths], required=cfg.include_paths)
     for note in index.notes:
         _say(cfg, f"harness: note: {note}")
     planned = []

@@ -59,12 +59,6 @@ class SuiteConfig:
     path: Path | None = None
 
 
-def builtin_task_dir() -> Path:
-    import tasks as tasks_package  # the top-level data package shipped with the harness
-
-    return Path(tasks_package.__file__).parent
-
-
 def _key_lines(node: yaml.Node) -> dict[str, int]:
     lines = {"": node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):

@@ -2,7 +2,7 @@
 
 Both evaluate a list of method settings in one pass (``methods:`` or a ``sweep:`` grid) and can
 choose each method's best setting on one half of the questions and report it on the other
-(``selection: alternate``; see :mod:`plugins.activation_decoding.selection`).
+(``selection: alternate``; see :mod:`harness_plugins.activation_decoding.selection`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
 from harness.whitebox.capabilities import Capability
-from plugins.activation_decoding.detection import auroc_metrics, detection_report, entropy_key, entropy_settings, entropy_sums, truthfulqa_records
-from plugins.activation_decoding.openqa import CONTAINMENT, QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
-from plugins.activation_decoding.selection import aggregate_settings
-from plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
-from plugins.activation_decoding.truthfulqa import MCQuestion, binary_metric, load_truthfulqa, mc_metrics, mc_prompt
+from harness_tasks import data_dir
+from harness_plugins.activation_decoding.detection import auroc_metrics, detection_report, entropy_key, entropy_settings, entropy_sums, truthfulqa_records
+from harness_plugins.activation_decoding.openqa import CONTAINMENT, QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
+from harness_plugins.activation_decoding.selection import aggregate_settings
+from harness_plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
+from harness_plugins.activation_decoding.truthfulqa import MCQuestion, binary_metric, load_truthfulqa, mc_metrics, mc_prompt
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tasks" / "activation_decoding" / "data"
+DATA_DIR = data_dir("activation_decoding")
 SELECTIONS = ("none", "alternate")
 
 
@@ -78,7 +79,7 @@ class TruthfulQAMC(Benchmark):
         return mc_metrics(scores, item)
 
     def _get_scorer(self, model: Any) -> Any:
-        from plugins.activation_decoding.mc_scorer import MCScorer
+        from harness_plugins.activation_decoding.mc_scorer import MCScorer
 
         adapter = model  # the runner checked SITE_READ (``requires``) before loading data
         if self._scorer_for is not adapter:
@@ -195,7 +196,7 @@ class OpenQAGeneration(Benchmark):
 
     def _log_signals(self, model: Any, samples: Sequence[Sample], results: list[SampleResult]) -> None:
         """Score each non-empty prediction after its prompt; log sum E, log p and its token count."""
-        from plugins.activation_decoding.mc_scorer import MCScorer
+        from harness_plugins.activation_decoding.mc_scorer import MCScorer
 
         scorer = MCScorer(model, [self.detect])
         for s, r in zip(samples, results):

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
-from plugins.activation_decoding.entropy import DEFAULT_VOCAB_CHUNK, EntropyStats, context_entropy_stats
-from plugins.activation_decoding.settings import resolve_layer
+from harness_plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
+from harness_plugins.activation_decoding.entropy import DEFAULT_VOCAB_CHUNK, EntropyStats, context_entropy_stats
+from harness_plugins.activation_decoding.settings import resolve_layer
 
 
 class EntropyContrastRule:

@@ -2,7 +2,7 @@
 
 The signal of an answer y_1..y_m after a prompt is the in-context entropy E(y_t) of its tokens
 (E over the info layer's states of all prompt + answer positions, as in MC scoring; see
-:mod:`plugins.activation_decoding.mc_scorer`). **Low entropy = sharp = predicted true**, so
+:mod:`harness_plugins.activation_decoding.mc_scorer`). **Low entropy = sharp = predicted true**, so
 every signal below is oriented so that a *higher* value means "predicted true", and AUROC > 0.5
 means true answers are sharper than false ones:
 
@@ -17,7 +17,7 @@ E is read back from what the MC scorer logs: an ``activation`` setting with alph
 sum_t [log p(y_t) - alpha E(y_t)], so sum_t E(y_t) = (logprob - score) / alpha exactly (one
 setting per (info_layer, final_norm), the one with the largest alpha). True / false: TruthfulQA's
 correct / incorrect answers; open QA: lenient exact match of the generated answer.
-AUROC is :func:`plugins.activation_decoding.stats.auroc`; its interval resamples questions.
+AUROC is :func:`harness_plugins.activation_decoding.stats.auroc`; its interval resamples questions.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
-from plugins.activation_decoding.settings import MethodSetting
-from plugins.activation_decoding.stats import bootstrap_auroc
+from harness_plugins.activation_decoding.settings import MethodSetting
+from harness_plugins.activation_decoding.stats import bootstrap_auroc
 
 SIGNALS = ("entropy_sum", "entropy_mean", "logprob_mean", "length")
 
@@ -109,7 +109,7 @@ def truthfulqa_records(rows: Iterable[dict[str, Any]], settings: dict[str, str])
 
 
 def main() -> None:
-    """``python -m plugins.activation_decoding.detection SAMPLES.jsonl [--out REPORT.json]``."""
+    """``python -m harness_plugins.activation_decoding.detection SAMPLES.jsonl [--out REPORT.json]``."""
     import argparse
     import json
     from pathlib import Path

@@ -27,9 +27,9 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
-from plugins.activation_decoding.entropy import token_entropy
-from plugins.activation_decoding.settings import MethodSetting, resolve_layer
+from harness_plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
+from harness_plugins.activation_decoding.entropy import token_entropy
+from harness_plugins.activation_decoding.settings import MethodSetting, resolve_layer
 
 #: DoLa's multiple-choice code writes this score for tokens outside the relative-top set.
 RELATIVE_TOP_VALUE = -1000.0

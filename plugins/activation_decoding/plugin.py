@@ -13,7 +13,7 @@ from harness.registry import BenchmarkSpec, DecoderSpec, MetricSpec
 HARNESS_API_VERSION = "1.0"
 __version__ = "0.1.0"
 
-_PKG = "plugins.activation_decoding"
+_PKG = "harness_plugins.activation_decoding"
 
 
 @hookimpl
@@ -51,3 +51,10 @@ def harness_register_decoders() -> list[DecoderSpec]:
         DecoderSpec("dola", f"{_PKG}.decoders:dola", "DoLa: final vs JSD-chosen premature layer; layers=low|high|0+2+4, [relative_top]"),
         DecoderSpec("activation_dola", f"{_PKG}.decoders:activation_dola", "DoLa score - alpha * E(v); alpha=, info_layer=, layers="),
     ]
+
+
+@hookimpl
+def harness_task_paths() -> list:
+    from harness_tasks import task_dir
+
+    return [task_dir("activation_decoding")]

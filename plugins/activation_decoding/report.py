@@ -1,8 +1,8 @@
 """Markdown tables of a TruthfulQA sweep: the per-family selection and the alpha x layer grid.
 
-    python -m plugins.activation_decoding.report RESULTS.json [--task NAME]
-    python -m plugins.activation_decoding.report SAMPLES.jsonl     # re-aggregate a (partial) sample log
-    python -m plugins.activation_decoding.report SAMPLES.jsonl --length-control
+    python -m harness_plugins.activation_decoding.report RESULTS.json [--task NAME]
+    python -m harness_plugins.activation_decoding.report SAMPLES.jsonl     # re-aggregate a (partial) sample log
+    python -m harness_plugins.activation_decoding.report SAMPLES.jsonl --length-control
 
 Reads what the benchmark wrote (``details.selection`` and the per-setting metrics), or
 re-aggregates the per-sample values of a ``--log-samples`` file with the same code.
@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from plugins.activation_decoding.selection import aggregate_settings, family
-from plugins.activation_decoding.stats import paired_difference
-from plugins.activation_decoding.truthfulqa import MCQuestion, mc_metrics
+from harness_plugins.activation_decoding.selection import aggregate_settings, family
+from harness_plugins.activation_decoding.stats import paired_difference
+from harness_plugins.activation_decoding.truthfulqa import MCQuestion, mc_metrics
 
 METRICS = ("mc1", "mc2", "mc3")
 LENGTH_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from harness.benchmark import TaskResult, mean_and_stderr
-from plugins.activation_decoding.stats import paired_difference
+from harness_plugins.activation_decoding.stats import paired_difference
 
 #: The setting every chosen one is compared with.
 BASELINE = "greedy"

@@ -108,7 +108,7 @@ class CausalGymBenchmark(Benchmark):
 
     def templates(self) -> dict[str, Any]:
         if self._templates is None:
-            from plugins.causalgym.templates import load_templates
+            from harness_plugins.causalgym.templates import load_templates
 
             merged: dict[str, Any] = {}
             for name in self.template_files:
@@ -121,14 +121,14 @@ class CausalGymBenchmark(Benchmark):
             return self.task_names
         if self.pairs_source is None:
             return list(self.templates())
-        from plugins.causalgym.pairs import load_pairs
+        from harness_plugins.causalgym.pairs import load_pairs
 
         return sorted({p.task for p in load_pairs(self.pairs_source, self.eval_split)})
 
     def pairs_for(self, task: str, seed: int) -> tuple[list[Any], list[Any]]:
         """(train, eval) pairs of one task: read from records, or sampled with disjoint bases."""
         if task not in self._pairs:
-            from plugins.causalgym.pairs import load_pairs, make_splits
+            from harness_plugins.causalgym.pairs import load_pairs, make_splits
 
             if self.pairs_source is not None:
                 train = load_pairs(self.pairs_source, self.train_split, [task])[: self.n_train]
@@ -152,7 +152,7 @@ class CausalGymBenchmark(Benchmark):
     # --- harness protocol ----------------------------------------------------------------------
 
     def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
-        from plugins.causalgym.prepare import label_span_start, span_names
+        from harness_plugins.causalgym.prepare import label_span_start, span_names
 
         n_layers = getattr(model, "num_layers", None)
         if not isinstance(n_layers, int):
@@ -178,7 +178,7 @@ class CausalGymBenchmark(Benchmark):
         return out
 
     def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
-        from plugins.causalgym.sweep import SweepConfig, run_cell
+        from harness_plugins.causalgym.sweep import SweepConfig, run_cell
 
         cfg = SweepConfig(
             das_lr=self.das.get("lr", 5e-3), das_batch_size=self.das.get("batch_size", 4),
@@ -214,7 +214,7 @@ class CausalGymBenchmark(Benchmark):
         return results
 
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
-        from plugins.causalgym.metrics import summarize
+        from harness_plugins.causalgym.metrics import summarize
 
         cells = [dict(r.values) for r in results]
         metrics: dict[str, float] = {}
@@ -259,8 +259,8 @@ class CausalGymBenchmark(Benchmark):
         if self._state is not None and self._state.task == task:
             return self._state
         self._state = None  # free the previous task's runs first
-        from plugins.causalgym.prepare import prepare
-        from plugins.causalgym.sweep import build_state
+        from harness_plugins.causalgym.prepare import prepare
+        from harness_plugins.causalgym.sweep import build_state
 
         self._engine = model.interchange_engine()  # built once per adapter, by the adapter
         train, evals = self.pairs_for(task, ctx.seed)
@@ -277,9 +277,9 @@ def _resolve_path(name: str) -> Path:
     path = Path(name).expanduser()
     if path.exists():
         return path
-    from harness.tasks import builtin_task_dir
+    from harness_tasks import TASK_ROOT
 
-    builtin = builtin_task_dir() / name
+    builtin = TASK_ROOT / name
     if builtin.exists():
         return builtin
-    raise FileNotFoundError(f"template file {name!r} not found (looked in the working directory and {builtin_task_dir()})")
+    raise FileNotFoundError(f"template file {name!r} not found (looked in the working directory and in the shipped task data)")

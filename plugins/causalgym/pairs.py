@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from plugins.causalgym.templates import TaskTemplate, group_of
+from harness_plugins.causalgym.templates import TaskTemplate, group_of
 
 HUB_ID = "aryaman/causalgym"
 RECORD_FIELDS = ("base", "src", "base_type", "src_type", "base_label", "src_label", "task")

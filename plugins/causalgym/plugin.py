@@ -2,7 +2,7 @@
 linguistic behaviour (Arora, Jurafsky & Potts, ACL 2024).
 
 Registration only; nothing heavy is imported here (``harness list`` must not import torch).
-The benchmark lives in :mod:`plugins.causalgym.benchmark`, the shared interchange engine in
+The benchmark lives in :mod:`harness_plugins.causalgym.benchmark`, the shared interchange engine in
 :mod:`harness.interventions`.
 """
 
@@ -49,9 +49,16 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
     return [
         BenchmarkSpec(
             name="causalgym",
-            implementation="plugins.causalgym.benchmark:CausalGymBenchmark",
+            implementation="harness_plugins.causalgym.benchmark:CausalGymBenchmark",
             description="CausalGym: interchange interventions along directions found by DAS, probes, mean difference, "
                         "PCA, k-means, LDA and random, per layer and token position",
             metrics=_metrics(),
         )
     ]
+
+
+@hookimpl
+def harness_task_paths() -> list:
+    from harness_tasks import task_dir
+
+    return [task_dir("causalgym")]

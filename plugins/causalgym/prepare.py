@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from harness.interventions.tokens import encode, span_end_positions
-from plugins.causalgym.pairs import PairRecord
-from plugins.causalgym.templates import BOS_TEXT, TaskTemplate
+from harness_plugins.causalgym.pairs import PairRecord
+from harness_plugins.causalgym.templates import BOS_TEXT, TaskTemplate
 
 CONTROL_LABELS = (" dog", " give")
 

@@ -24,8 +24,8 @@ import torch
 import random
 
 from harness.interventions import CachedProblem, CachedRun, InterchangeEngine, TokenBatch, make_featurizer
-from plugins.causalgym.metrics import interchange_accuracy, log_odds, logodds_effect
-from plugins.causalgym.prepare import PreparedPairs
+from harness_plugins.causalgym.metrics import interchange_accuracy, log_odds, logodds_effect
+from harness_plugins.causalgym.prepare import PreparedPairs
 
 
 @dataclass

@@ -15,7 +15,7 @@ Per-group mode (``estimate: sotu:YEAR``, task ``llm_usage_sotu_over_time``): the
 table (and calibration) estimates alpha per time period of the embedded corpus instead of on
 mixtures; each period is one sample. Only documents the table was *not* fitted on are
 estimated (the held-out part of the human corpus, and every paragraph outside it, e.g. the
-addresses from the human corpus's end year on). See :mod:`plugins.llm_usage.groups`.
+addresses from the human corpus's end year on). See :mod:`harness_plugins.llm_usage.groups`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
 from harness.whitebox.capabilities import Capability
+from harness_tasks import data_dir
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tasks" / "llm_usage" / "data"
+DATA_DIR = data_dir("llm_usage")
 
 
 def in_holdout(doc_id: str, fraction: float, seed: int) -> bool:
@@ -75,7 +76,7 @@ class LLMUsageValidation(Benchmark):
         self.generate_docs = generate_docs
         self.estimate, self.group_by, self.years_from = estimate, group_by, years_from
         if estimate is not None:
-            from plugins.llm_usage.groups import period_of
+            from harness_plugins.llm_usage.groups import period_of
 
             period_of(2000, group_by, years_from)  # refuses an unknown grouping now, not after fitting
         self.needs_model = ai == "generate"  # instance attribute: only that variant loads a model
@@ -89,8 +90,8 @@ class LLMUsageValidation(Benchmark):
         return str(path if path.is_absolute() or path.exists() else DATA_DIR / path)
 
     def _documents(self, model: Any, ctx: TaskContext) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        from plugins.llm_usage.corpus import iter_documents
-        from plugins.llm_usage.generate import two_stage, GenerationSettings
+        from harness_plugins.llm_usage.corpus import iter_documents
+        from harness_plugins.llm_usage.generate import two_stage, GenerationSettings
 
         human = list(iter_documents(self.human, self.human_column))
         if self.ai == "generate":
@@ -105,10 +106,10 @@ class LLMUsageValidation(Benchmark):
     def _prepare(self, model: Any, ctx: TaskContext) -> dict[str, Any]:
         if self._prepared is not None:
             return self._prepared
-        from plugins.llm_usage.calibration import calibrate
-        from plugins.llm_usage.corpus import CorpusError
-        from plugins.llm_usage.fit import WordDistribution
-        from plugins.llm_usage.likelihood import log_ratios
+        from harness_plugins.llm_usage.calibration import calibrate
+        from harness_plugins.llm_usage.corpus import CorpusError
+        from harness_plugins.llm_usage.fit import WordDistribution
+        from harness_plugins.llm_usage.likelihood import log_ratios
 
         human, ai = self._documents(model, ctx)
         parts = {}
@@ -140,9 +141,9 @@ class LLMUsageValidation(Benchmark):
         table are left out, and periods without a kept sentence are dropped."""
         prep = self._prepare(model, ctx)
         if "groups" not in prep:
-            from plugins.llm_usage.corpus import iter_documents
-            from plugins.llm_usage.groups import group_documents
-            from plugins.llm_usage.likelihood import log_ratios
+            from harness_plugins.llm_usage.corpus import iter_documents
+            from harness_plugins.llm_usage.groups import group_documents
+            from harness_plugins.llm_usage.likelihood import log_ratios
 
             docs = [(i, t) for i, t in iter_documents(self.estimate) if i not in prep["human_fit_ids"]]
             grouped = group_documents(docs, self.group_by, self.years_from)
@@ -167,7 +168,7 @@ class LLMUsageValidation(Benchmark):
     def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
         import numpy as np
 
-        from plugins.llm_usage.validation import draw_mixture, estimate_mixture, largest_mixture
+        from harness_plugins.llm_usage.validation import draw_mixture, estimate_mixture, largest_mixture
 
         if self.estimate is not None:
             return self._evaluate_groups(model, samples, ctx)
@@ -185,7 +186,7 @@ class LLMUsageValidation(Benchmark):
         return results
 
     def _evaluate_groups(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
-        from plugins.llm_usage.groups import estimate_group
+        from harness_plugins.llm_usage.groups import estimate_group
 
         groups, prep = self._groups(model, ctx), self._prepare(model, ctx)
         out = []
@@ -196,8 +197,8 @@ class LLMUsageValidation(Benchmark):
         return out
 
     def _aggregate_groups(self, results: Sequence[SampleResult]) -> TaskResult:
-        from plugins.llm_usage.groups import GroupEstimate, summarise_groups
-        from plugins.llm_usage.mle import estimate_alpha
+        from harness_plugins.llm_usage.groups import GroupEstimate, summarise_groups
+        from harness_plugins.llm_usage.mle import estimate_alpha
 
         records = [GroupEstimate.from_values(r.sample_id, r.values) for r in results]
         details: dict[str, Any] = {"groups": [{k: v for k, v in vars(r).items() if v is not None} for r in records],
@@ -214,8 +215,8 @@ class LLMUsageValidation(Benchmark):
     def aggregate(self, results: Sequence[SampleResult], ctx: TaskContext) -> TaskResult:
         if self.estimate is not None:
             return self._aggregate_groups(results)
-        from plugins.llm_usage.mle import Estimate
-        from plugins.llm_usage.validation import MixtureResult, summarise
+        from harness_plugins.llm_usage.mle import Estimate
+        from harness_plugins.llm_usage.validation import MixtureResult, summarise
 
         mixtures = []
         for r in results:
@@ -238,7 +239,7 @@ class LLMUsageValidation(Benchmark):
 
 
 def _chunks_of(texts: list[str]) -> list[Any]:
-    from plugins.llm_usage.corpus import _rows_to_chunks
+    from harness_plugins.llm_usage.corpus import _rows_to_chunks
 
     return [c for c in _rows_to_chunks(((t, None) for t in texts), 10**9, False) if len(c)]
 
@@ -248,7 +249,7 @@ def _ai_documents(path: str, column: str | None) -> list[tuple[str, str]]:
     generated JSONL), or their own row id for other files."""
     import json
 
-    from plugins.llm_usage.corpus import CorpusError, iter_documents
+    from harness_plugins.llm_usage.corpus import CorpusError, iter_documents
 
     p = Path(path)
     if p.suffix != ".jsonl" or not p.is_file():

@@ -20,7 +20,7 @@ measured on them:
 
 It corrects the bias that comes from the method itself; it cannot correct for a target
 corpus whose human text differs from H (or AI text from A). The corrected interval comes
-from a bootstrap that refits the curve too (:mod:`plugins.llm_usage.corrected`, which uses
+from a bootstrap that refits the curve too (:mod:`harness_plugins.llm_usage.corrected`, which uses
 the exact inverse of the curve); a calibration saved without its ratios falls back to
 mapping the plain interval through the fixed curve. Memory: one float per reference sentence plus the per-fold word
 counts; the corpora are streamed twice.
@@ -35,10 +35,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from plugins.llm_usage.corpus import Chunk
-from plugins.llm_usage.fit import SentenceCounts, table_from_counts
-from plugins.llm_usage.likelihood import SentenceEncoder
-from plugins.llm_usage.mle import Estimate, inverse_terms, solve
+from harness_plugins.llm_usage.corpus import Chunk
+from harness_plugins.llm_usage.fit import SentenceCounts, table_from_counts
+from harness_plugins.llm_usage.likelihood import SentenceEncoder
+from harness_plugins.llm_usage.mle import Estimate, inverse_terms, solve
 
 DEFAULT_GRID = tuple(np.round(np.linspace(0.0, 1.0, 41), 4).tolist())
 
@@ -52,7 +52,7 @@ class Calibration:
     folds: int = 5
     info: dict[str, Any] = field(default_factory=dict)
     #: The cross-fitted ratios the curve came from; the corrected interval resamples them
-    #: (:mod:`plugins.llm_usage.corrected`). Saved beside the JSON as ``.npz``.
+    #: (:mod:`harness_plugins.llm_usage.corrected`). Saved beside the JSON as ``.npz``.
     d_human: np.ndarray | None = field(default=None, compare=False, repr=False)
     d_ai: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -82,7 +82,7 @@ class Calibration:
         that refits the calibration when the reference ratios are known, else the mapped interval."""
         if not self.has_ratios:
             return self.correct_estimate(est)
-        from plugins.llm_usage.corrected import refit_bootstrap
+        from harness_plugins.llm_usage.corrected import refit_bootstrap
 
         return refit_bootstrap(d, self.d_human, self.d_ai, n_bootstrap=est.n_bootstrap, seed=seed)
 

@@ -103,8 +103,8 @@ def _guard(fn: Callable[..., int]) -> Callable[..., int]:
     """Turn the plugin's input errors into one clear line and exit status 2."""
 
     def run(args: argparse.Namespace, pm: Any = None) -> int:
-        from plugins.llm_usage.corpus import CorpusError
-        from plugins.llm_usage.table import TableError
+        from harness_plugins.llm_usage.corpus import CorpusError
+        from harness_plugins.llm_usage.table import TableError
 
         try:
             return fn(args, pm)
@@ -119,10 +119,10 @@ def _guard(fn: Callable[..., int]) -> Callable[..., int]:
 
 
 def cmd_fit(args: argparse.Namespace, pm: Any = None) -> int:
-    from plugins.llm_usage.calibration import calibrate, calibration_path
-    from plugins.llm_usage.corpus import iter_chunks
-    from plugins.llm_usage.fit import WordDistribution
-    from plugins.llm_usage.table import read_word_list
+    from harness_plugins.llm_usage.calibration import calibrate, calibration_path
+    from harness_plugins.llm_usage.corpus import iter_chunks
+    from harness_plugins.llm_usage.fit import WordDistribution
+    from harness_plugins.llm_usage.table import read_word_list
 
     restrict = read_word_list(args.words) if args.words else None
     options = dict(min_human_count=args.min_human_count, min_ai_count=args.min_ai_count, restrict_to=restrict)
@@ -147,7 +147,7 @@ def cmd_fit(args: argparse.Namespace, pm: Any = None) -> int:
 
 def dropped_line(dropped: dict[str, Counter]) -> str:
     """One line: how many sentences of each corpus were left out, and why."""
-    from plugins.llm_usage.text import DROP_REASONS
+    from harness_plugins.llm_usage.text import DROP_REASONS
 
     parts = []
     for name, counts in dropped.items():
@@ -158,7 +158,7 @@ def dropped_line(dropped: dict[str, Counter]) -> str:
 
 
 def _load_calibration(args: argparse.Namespace) -> Any:
-    from plugins.llm_usage.calibration import Calibration, calibration_path
+    from harness_plugins.llm_usage.calibration import Calibration, calibration_path
 
     if args.no_calibration:
         return None
@@ -171,10 +171,10 @@ def _load_calibration(args: argparse.Namespace) -> Any:
 def cmd_estimate(args: argparse.Namespace, pm: Any = None) -> int:
     import numpy as np
 
-    from plugins.llm_usage.corpus import iter_chunks
-    from plugins.llm_usage.likelihood import log_ratios
-    from plugins.llm_usage.mle import estimate_alpha
-    from plugins.llm_usage.table import WordTable
+    from harness_plugins.llm_usage.corpus import iter_chunks
+    from harness_plugins.llm_usage.likelihood import log_ratios
+    from harness_plugins.llm_usage.mle import estimate_alpha
+    from harness_plugins.llm_usage.table import WordTable
 
     table = WordTable.load(args.table)
     calibration = _load_calibration(args)
@@ -220,10 +220,10 @@ def parse_alphas(text: str) -> list[float]:
 
 
 def cmd_validate(args: argparse.Namespace, pm: Any = None) -> int:
-    from plugins.llm_usage.corpus import iter_chunks
-    from plugins.llm_usage.likelihood import log_ratios
-    from plugins.llm_usage.table import WordTable
-    from plugins.llm_usage.validation import estimate_mixture, summarise, validate_mixtures
+    from harness_plugins.llm_usage.corpus import iter_chunks
+    from harness_plugins.llm_usage.likelihood import log_ratios
+    from harness_plugins.llm_usage.table import WordTable
+    from harness_plugins.llm_usage.validation import estimate_mixture, summarise, validate_mixtures
 
     table = WordTable.load(args.table)
     calibration = _load_calibration(args)
@@ -272,8 +272,8 @@ def _prompt(value: str | None, default: str) -> str:
 
 def cmd_generate(args: argparse.Namespace, pm: Any = None) -> int:
     from harness.cli import parse_kv
-    from plugins.llm_usage.corpus import iter_documents
-    from plugins.llm_usage.generate import EXPAND_PROMPT, OUTLINE_PROMPT, GenerationSettings, generate_corpus
+    from harness_plugins.llm_usage.corpus import iter_documents
+    from harness_plugins.llm_usage.generate import EXPAND_PROMPT, OUTLINE_PROMPT, GenerationSettings, generate_corpus
 
     settings = GenerationSettings(
         outline_prompt=_prompt(args.outline_prompt, OUTLINE_PROMPT), expand_prompt=_prompt(args.expand_prompt, EXPAND_PROMPT),

@@ -9,7 +9,7 @@ Accepted files:
   ``inference_sentence``).
 
 Every chunk holds the kept sentences as an Arrow ``list<string>`` array (words already
-lower-cased and filtered, see :mod:`plugins.llm_usage.text`) plus, on request, one group
+lower-cased and filtered, see :mod:`harness_plugins.llm_usage.text`) plus, on request, one group
 label per sentence (``--group-by``). Bad input raises :class:`CorpusError` naming the file,
 line or column and what was expected.
 """
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from plugins.llm_usage.sotu_corpus import is_sotu, parse_spec, sotu_paragraphs
-from plugins.llm_usage.text import clean_tokens, document_sentences, drop_reason
+from harness_plugins.llm_usage.sotu_corpus import is_sotu, parse_spec, sotu_paragraphs
+from harness_plugins.llm_usage.text import clean_tokens, document_sentences, drop_reason
 
 DEFAULT_CHUNK = 50_000
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
@@ -61,7 +61,7 @@ def iter_chunks(path: str | Path, text_column: str | None = None, group_column: 
 
     ``path`` may also be ``sotu:YEAR``, the embedded human corpus (see :mod:`.sotu_corpus`).
     ``dropped``, when given, counts the sentences left out, by reason (see
-    :data:`~plugins.llm_usage.text.DROP_REASONS`), so ``fit`` can say what it did not use.
+    :data:`~harness_plugins.llm_usage.text.DROP_REASONS`), so ``fit`` can say what it did not use.
     """
     if is_sotu(path):
         if group_column:
@@ -295,7 +295,7 @@ def list_rows(lists: Any) -> Any:
 
 
 def clean_token_lists(lists: Any, dropped: Counter | None = None) -> tuple[Any, Any]:
-    """Vectorised :func:`~plugins.llm_usage.text.clean_tokens` over an Arrow list array:
+    """Vectorised :func:`~harness_plugins.llm_usage.text.clean_tokens` over an Arrow list array:
     returns the kept sentences and the boolean mask of kept rows (``dropped`` counts the rest)."""
     import numpy as np
     import pyarrow as pa

@@ -1,7 +1,7 @@
 """An interval for the bias-corrected estimate: a bootstrap that refits the calibration too.
 
 The calibration curve c(alpha) is the large-sample estimate on a mixture of the reference
-corpora's cross-fitted sentences (:mod:`plugins.llm_usage.calibration`): the maximiser of
+corpora's cross-fitted sentences (:mod:`harness_plugins.llm_usage.calibration`): the maximiser of
 (1 - alpha) L_H(a) + alpha L_A(a). At its maximiser the derivative vanishes,
 (1 - alpha) G_H(a) + alpha G_A(a) = 0 with G_X(a) = mean_{i in X} 1 / (a + 1 / expm1(d_i)),
 so the curve has an exact inverse:
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.llm_usage.mle import BLOCK_VALUES, Estimate, bootstrap_alphas, fit_alpha, inverse_terms
+from harness_plugins.llm_usage.mle import BLOCK_VALUES, Estimate, bootstrap_alphas, fit_alpha, inverse_terms
 
 
 def inverse_curve(alpha_hat: np.ndarray | float, inv_human: np.ndarray, inv_ai: np.ndarray) -> np.ndarray:

@@ -14,9 +14,9 @@ from typing import Iterable
 
 import numpy as np
 
-from plugins.llm_usage.corpus import Chunk, list_rows
-from plugins.llm_usage.likelihood import distinct_keys
-from plugins.llm_usage.table import WordTable
+from harness_plugins.llm_usage.corpus import Chunk, list_rows
+from harness_plugins.llm_usage.likelihood import distinct_keys
+from harness_plugins.llm_usage.table import WordTable
 
 
 class SentenceCounts:
@@ -98,7 +98,7 @@ class WordDistribution:
         return self
 
     def transform(self, chunks: Iterable[Chunk]) -> np.ndarray:
-        from plugins.llm_usage.likelihood import log_ratios
+        from harness_plugins.llm_usage.likelihood import log_ratios
 
         return log_ratios(self.table_, chunks)
 

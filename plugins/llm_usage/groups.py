@@ -18,8 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from plugins.llm_usage.calibration import Calibration
-from plugins.llm_usage.mle import estimate_alpha
+from harness_plugins.llm_usage.calibration import Calibration
+from harness_plugins.llm_usage.mle import estimate_alpha
 
 GROUPINGS = ("decade", "year")
 _SOTU_ID = re.compile(r"^(\d{4})-[^#]*#\d+$")

@@ -17,8 +17,8 @@ from typing import Iterable
 
 import numpy as np
 
-from plugins.llm_usage.corpus import Chunk, list_rows
-from plugins.llm_usage.table import WordTable
+from harness_plugins.llm_usage.corpus import Chunk, list_rows
+from harness_plugins.llm_usage.table import WordTable
 
 
 def distinct_keys(keys: np.ndarray) -> np.ndarray:

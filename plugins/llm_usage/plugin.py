@@ -28,7 +28,7 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
     return [
         BenchmarkSpec(
             name="llm_usage",
-            implementation="plugins.llm_usage.benchmark:LLMUsageValidation",
+            implementation="harness_plugins.llm_usage.benchmark:LLMUsageValidation",
             description="Liang et al. 2024 distributional LLM-usage estimate: alpha-hat error on mixtures with known AI fraction",
             metrics=(
                 MetricSpec("mae", "alpha MAE", higher_is_better=False, description="mean |alpha-hat - alpha| over the mixtures (plain estimate)"),
@@ -52,6 +52,13 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
 
 @hookimpl
 def harness_add_commands(subparsers) -> None:  # noqa: ANN001 - argparse's private type
-    from plugins.llm_usage.cli import add_commands
+    from harness_plugins.llm_usage.cli import add_commands
 
     add_commands(subparsers)
+
+
+@hookimpl
+def harness_task_paths() -> list:
+    from harness_tasks import task_dir
+
+    return [task_dir("llm_usage")]

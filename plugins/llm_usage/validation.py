@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from plugins.llm_usage.calibration import Calibration
-from plugins.llm_usage.mle import Estimate, estimate_alpha
+from harness_plugins.llm_usage.calibration import Calibration
+from harness_plugins.llm_usage.mle import Estimate, estimate_alpha
 
 
 @dataclass

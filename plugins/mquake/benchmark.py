@@ -6,7 +6,7 @@ Methods (``method:``):
   model, judged against the *original* answers (``answer`` + aliases + ``answer_extended``);
 * ``incontext``: the group's edit sentences in the prompt ("New facts: ..."), judged against
   the new answers;
-* ``mello``: MeLLo with the group's edits as an external memory (:mod:`plugins.mquake.mello`);
+* ``mello``: MeLLo with the group's edits as an external memory (:mod:`harness_plugins.mquake.mello`);
 * ``weight_edit``: a ROME/MEMIT-style ``editor`` ("module:Factory") applied to the weights for
   the whole group through ``ModelAdapter.weight_edits``, then few-shot prompting.
 
@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
 from harness.whitebox.capabilities import Capability
 from harness.registry import resolve
-from plugins.mquake import scoring
-from plugins.mquake.editing import check_restored
-from plugins.mquake.data import Case, group_cases, group_edits, load_cases, parse_k
-from plugins.mquake.metrics import answer_matches, completion_matches, hop_answers
-from plugins.mquake.prompts import load_demos
-from plugins.mquake.qa import QAItem, QuestionOutcome, answer_questions, complete_clozes
-from plugins.mquake.variants import VARIANTS, load_variant
+from harness_plugins.mquake import scoring
+from harness_plugins.mquake.editing import check_restored
+from harness_plugins.mquake.data import Case, group_cases, group_edits, load_cases, parse_k
+from harness_plugins.mquake.metrics import answer_matches, completion_matches, hop_answers
+from harness_plugins.mquake.prompts import load_demos
+from harness_plugins.mquake.qa import QAItem, QuestionOutcome, answer_questions, complete_clozes
+from harness_plugins.mquake.variants import VARIANTS, load_variant
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter
@@ -166,7 +166,7 @@ class MQuAKEBenchmark(Benchmark):
         demos = self._load_demos()
         if self.method != "mello":
             return lambda items: answer_questions(gen, [QAItem(q, self._context_edits(c)) for c, q in items], demos, self.style, self.max_new_tokens)
-        from plugins.mquake.mello import MelloItem, run_mello
+        from harness_plugins.mquake.mello import MelloItem, run_mello
 
         retriever = self._get_retriever()
         for g in sorted({self._group_of[c.case_id] for c in cases}):
@@ -176,7 +176,7 @@ class MQuAKEBenchmark(Benchmark):
 
     def _get_retriever(self) -> Any:
         if self._retriever is None:
-            from plugins.mquake.retriever import DenseRetriever
+            from harness_plugins.mquake.retriever import DenseRetriever
 
             self._retriever = DenseRetriever(self.retriever_name)
         return self._retriever

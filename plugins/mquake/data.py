@@ -216,7 +216,9 @@ def project_root() -> Path:
 
 
 def builtin_data_dir() -> Path:
-    return project_root() / "tasks" / "mquake" / "data"
+    from harness_tasks import data_dir
+
+    return data_dir("mquake")
 
 
 def resolve_path(spec: str | Path) -> Path:

@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from plugins.mquake.parser import RETRIEVED, parse_mello_step
-from plugins.mquake.prompts import mello_prompt
-from plugins.mquake.qa import QuestionOutcome
+from harness_plugins.mquake.parser import RETRIEVED, parse_mello_step
+from harness_plugins.mquake.prompts import mello_prompt
+from harness_plugins.mquake.qa import QuestionOutcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter
-    from plugins.mquake.retriever import DenseRetriever, MemoryIndex
+    from harness_plugins.mquake.retriever import DenseRetriever, MemoryIndex
 
 #: "Retrieved fact:" is the paper's stop; a blank line or a new "Question:" also ends a step
 #: (the model would otherwise write a whole new demonstration).

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from typing import Iterable, Sequence
 
-from plugins.mquake.data import Case, Edit, Hop
+from harness_plugins.mquake.data import Case, Edit, Hop
 
 _SPACE = re.compile(r"\s+")
 

@@ -30,8 +30,15 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
     return [
         BenchmarkSpec(
             name="mquake",
-            implementation="plugins.mquake.benchmark:MQuAKEBenchmark",
+            implementation="harness_plugins.mquake.benchmark:MQuAKEBenchmark",
             description="MQuAKE multi-hop questions after knowledge edits: no-edit, in-context, MeLLo and weight-editing methods",
             metrics=METRICS,
         )
     ]
+
+
+@hookimpl
+def harness_task_paths() -> list:
+    from harness_tasks import task_dir
+
+    return [task_dir("mquake")]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from plugins.mquake.data import Edit, MQuAKEDataError, resolve_path
+from harness_plugins.mquake.data import Edit, MQuAKEDataError, resolve_path
 
 DEFAULT_DEMOS = {
     "plain": "multihop_demos.txt",

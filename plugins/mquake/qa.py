@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from plugins.mquake.data import Edit
-from plugins.mquake.parser import parse_cot, parse_plain
-from plugins.mquake.prompts import cloze_prompt, cot_prompt, plain_prompt
+from harness_plugins.mquake.data import Edit
+from harness_plugins.mquake.parser import parse_cot, parse_plain
+from harness_plugins.mquake.prompts import cloze_prompt, cot_prompt, plain_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter

@@ -16,15 +16,15 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from harness.benchmark import SampleResult, TaskResult, mean_and_stderr
-from plugins.mquake.data import Case
-from plugins.mquake.metrics import (
+from harness_plugins.mquake.data import Case
+from harness_plugins.mquake.metrics import (
     answer_matches,
     edited_hops,
     hops_correct_explicit,
     hops_correct_mentioned,
     multihop_correct,
 )
-from plugins.mquake.qa import QuestionOutcome
+from harness_plugins.mquake.qa import QuestionOutcome
 
 
 def reference(case: Case, edited: bool) -> tuple[tuple, tuple[str, ...]]:

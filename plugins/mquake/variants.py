@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from plugins.mquake.data import Case, MQuAKEDataError, load_cases, parse_cases, resolve_path
+from harness_plugins.mquake.data import Case, MQuAKEDataError, load_cases, parse_cases, resolve_path
 
 ORIGINAL = {"cf3k": "MQuAKE-CF-3k.json", "cf3k_v2": "MQuAKE-CF-3k-v2.json", "cf": "MQuAKE-CF.json",
             "t": "MQuAKE-T.json", "hard": "MQuAKE-hard.json"}

@@ -25,9 +25,9 @@ def save_cell(path: Path, fn: nn.Module, facts: dict[str, Any]) -> str:
 def load_cell(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """(the intervention module, the cell's facts) of a file written by :func:`save_cell`."""
     from harness.interventions.saving import load, subspace_from
-    from plugins.ravel.featurizers import PCASwap, SAESwap, SparseAutoencoder
-    from plugins.ravel.methods import _Swap
-    from plugins.ravel.trainable import BinaryMask
+    from harness_plugins.ravel.featurizers import PCASwap, SAESwap, SparseAutoencoder
+    from harness_plugins.ravel.methods import _Swap
+    from harness_plugins.ravel.trainable import BinaryMask
 
     tensors, kinds, facts = load(path)
     t, kind = tensors["fn"], kinds["fn"]

@@ -10,7 +10,7 @@ Every cell is scored under each matching rule (``matching``, default ``[strict, 
 first is the headline: plain ``cause``/``isolate``/``disentangle`` and ``<method>/<metric>``;
 the others are ``<method>/<rule>/<metric>``). The sample log keeps one record per intervened
 example; with ``featurizer_dir`` set, each cell's fitted intervention is saved there as
-``<type>__<target>__<method>.safetensors`` (:mod:`plugins.ravel.artifacts` reloads it).
+``<type>__<target>__<method>.safetensors`` (:mod:`harness_plugins.ravel.artifacts` reloads it).
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
 from harness.whitebox.capabilities import Capability
-from plugins.ravel.data import RavelData, load_entity_type
-from plugins.ravel.instance import EVAL_SPLITS, InstanceConfig, RavelInstance, build_instance, cache_path, data_key
-from plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, NoTrainingData, fit_method
-from plugins.ravel.featurizers import SAEConfig
-from plugins.ravel.matching import RULES
-from plugins.ravel.metrics import average, saebench_pair, score
+from harness_tasks import data_dir
+from harness_plugins.ravel.data import RavelData, load_entity_type
+from harness_plugins.ravel.instance import EVAL_SPLITS, InstanceConfig, RavelInstance, build_instance, cache_path, data_key
+from harness_plugins.ravel.methods import METHODS, FeaturizerCache, MethodConfig, NoTrainingData, fit_method
+from harness_plugins.ravel.featurizers import SAEConfig
+from harness_plugins.ravel.matching import RULES
+from harness_plugins.ravel.metrics import average, saebench_pair, score
 
-SHIPPED_DATA = Path(__file__).resolve().parents[2] / "tasks" / "ravel" / "data"
+SHIPPED_DATA = data_dir("ravel")
 METRICS = ("cause", "isolate", "disentangle")
 
 
@@ -119,7 +120,7 @@ class RavelBenchmark(Benchmark):
         return self.attributes
 
     def _get_runner(self, model: Any):
-        from plugins.ravel.runner import RavelRunner
+        from harness_plugins.ravel.runner import RavelRunner
 
         if self._runner is None or self._runner.adapter is not model:
             site = resolve_layer(self.layer, model.num_layers)
@@ -165,7 +166,7 @@ class RavelBenchmark(Benchmark):
         return out[: ctx.limit] if ctx.limit else out
 
     def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
-        from plugins.ravel.scoring import outcomes_from_records
+        from harness_plugins.ravel.scoring import outcomes_from_records
 
         runner = self._get_runner(model)
         results = []
@@ -213,7 +214,7 @@ class RavelBenchmark(Benchmark):
         return results
 
     def _save(self, fn: Any, sample: Sample, site: int, info: dict) -> dict:
-        from plugins.ravel.artifacts import save_cell
+        from harness_plugins.ravel.artifacts import save_cell
 
         name = sample.id.replace("/", "__") + ".safetensors"
         facts = {**sample.doc, "site": site, "fit": info}

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import torch
 
-from plugins.ravel.positions import last_token_overlapping
+from harness_plugins.ravel.positions import last_token_overlapping
 
 IGNORE = -100
 

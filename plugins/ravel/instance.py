@@ -2,7 +2,7 @@
 
 1. Run the model greedily on template x entity for the chosen attributes; a pair is *known*
    when the output gives one of the gold values under the ``strict`` rule
-   (:mod:`plugins.ravel.matching`: the whole value within its own token budget, then a word
+   (:mod:`harness_plugins.ravel.matching`: the whole value within its own token budget, then a word
    boundary; values longer than the ``max_new_tokens`` cap cannot be checked and count as
    unknown). Only known pairs become base examples.
 2. For every base template and split, draw source prompts of three kinds, as in the paper:
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from plugins.ravel.data import RavelData, Template
-from plugins.ravel.matching import contains_value, producible, same_value, strict_budget, strict_match
+from harness_plugins.ravel.data import RavelData, Template
+from harness_plugins.ravel.matching import contains_value, producible, same_value, strict_budget, strict_match
 
 EVAL_SPLITS = ("entity_test", "context_test")
 ALL_SPLITS = ("train",) + EVAL_SPLITS
@@ -320,7 +320,7 @@ def cache_path(cache_dir: Path, data: RavelData, cfg: InstanceConfig, fingerprin
 
 def data_key(folder: Path, entity_type: str) -> str:
     """A hash of the five files' contents (a changed file invalidates cached instances)."""
-    from plugins.ravel.data import file_names
+    from harness_plugins.ravel.data import file_names
 
     h = hashlib.sha256()
     for name in sorted(file_names(entity_type).values()):

@@ -11,7 +11,7 @@ mdbm    the mask trained multi-task (cause for A, isolate for the others), as in
 das     rank-k rotation trained on cause examples of A (target: inv_label)
 mdas    rank-k rotation trained on cause examples of A and isolate examples of every
         other attribute (target: label) at once
-rlap    R-LACE's adversarial rank-k projection (:mod:`plugins.ravel.rlap`) fit on train
+rlap    R-LACE's adversarial rank-k projection (:mod:`harness_plugins.ravel.rlap`) fit on train
         activations labelled with the target attribute's value; the removed subspace is swapped
 full    reference, not a featurizer: the whole vector is swapped (upper bound on Cause)
 ======  ==============================================================================
@@ -32,10 +32,10 @@ import torch
 from torch import nn
 
 from harness.interventions.functions import RotatedSubspace
-from plugins.ravel.featurizers import SAEConfig, SAEFeaturizer, StandardPCA, select_features
-from plugins.ravel.instance import RavelExample
-from plugins.ravel.runner import RavelRunner
-from plugins.ravel.trainable import BinaryMask, FitConfig, fit
+from harness_plugins.ravel.featurizers import SAEConfig, SAEFeaturizer, StandardPCA, select_features
+from harness_plugins.ravel.instance import RavelExample
+from harness_plugins.ravel.runner import RavelRunner
+from harness_plugins.ravel.trainable import BinaryMask, FitConfig, fit
 
 METHODS = ("pca", "sae", "rlap", "dbm", "mdbm", "das", "mdas", "full")
 TRAINED = ("dbm", "mdbm", "das", "mdas")
@@ -178,7 +178,7 @@ def _fit_labelled(method, target, runner, train, cfg) -> tuple[nn.Module, dict]:
         raise NoTrainingData(f"{method}: target {target!r} needs train inputs with at least two values")
     X, y = runner.activations(labelled), [e.label for e in labelled]
     if method == "rlap":
-        from plugins.ravel.rlap import RLAP, RLAPConfig
+        from harness_plugins.ravel.rlap import RLAP, RLAPConfig
 
         fit = RLAP(RLAPConfig(rank=cfg.rlap_rank, steps=cfg.rlap_steps, seed=cfg.seed)).fit(X, y)
         module: nn.Module = Subspace(torch.as_tensor(fit.components_))

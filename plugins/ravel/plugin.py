@@ -2,7 +2,7 @@
 entity (a city's country) from the others (its continent, language)?
 
 Registers the ``ravel`` benchmark (its task files live in the built-in ``tasks/ravel/``). Nothing heavy is imported here:
-``harness list`` stays torch-free; the implementation lives in :mod:`plugins.ravel.benchmark`.
+``harness list`` stays torch-free; the implementation lives in :mod:`harness_plugins.ravel.benchmark`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,16 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
     return [
         BenchmarkSpec(
             name="ravel",
-            implementation="plugins.ravel.benchmark:RavelBenchmark",
+            implementation="harness_plugins.ravel.benchmark:RavelBenchmark",
             description="RAVEL: Cause / Isolate / Disentangle of PCA, SAE, RLAP, DBM, DAS, MDAS (or your own) features of entity attributes",
             metrics=_metrics(),
         )
     ]
 
+
+
+@hookimpl
+def harness_task_paths() -> list:
+    from harness_tasks import task_dir
+
+    return [task_dir("ravel")]

@@ -15,8 +15,8 @@ import torch
 
 from harness.interventions.tokens import TokenBatch
 from harness.models.batching import run_batched
-from plugins.ravel.engine_ext import encode_prompts, teacher_forced
-from plugins.ravel.instance import Completion, RavelExample
+from harness_plugins.ravel.engine_ext import encode_prompts, teacher_forced
+from harness_plugins.ravel.instance import Completion, RavelExample
 
 InterchangeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -154,8 +154,8 @@ class RavelRunner:
 
     def records(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[dict]:
         """Intervene on every example and judge its output under every matching rule
-        (:mod:`plugins.ravel.scoring`); one log record per example."""
-        from plugins.ravel.scoring import budget, records
+        (:mod:`harness_plugins.ravel.scoring`); one log record per example."""
+        from harness_plugins.ravel.scoring import budget, records
 
         outs = self.intervened(fn, examples, budget(examples, self.value_ids, self.max_new_tokens))
         return records(examples, outs, self.value_ids)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Sequence
 
-from plugins.ravel.instance import Completion, RavelExample
-from plugins.ravel.matching import PAPER_TOKENS, RULES, distinct, paper_match, producible, strict_budget, strict_match
-from plugins.ravel.metrics import Outcome
+from harness_plugins.ravel.instance import Completion, RavelExample
+from harness_plugins.ravel.matching import PAPER_TOKENS, RULES, distinct, paper_match, producible, strict_budget, strict_match
+from harness_plugins.ravel.metrics import Outcome
 
 ValueIds = Callable[[str, str], tuple[int, ...]]  # (prompt, value) -> the value's tokens after the prompt
 

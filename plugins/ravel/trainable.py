@@ -26,7 +26,7 @@ from torch import nn
 
 from harness.interventions.training import TrainConfig, batches
 from harness.progress import activity
-from plugins.ravel.engine_ext import IGNORE
+from harness_plugins.ravel.engine_ext import IGNORE
 
 
 class BinaryMask(nn.Module):

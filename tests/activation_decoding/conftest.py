@@ -20,7 +20,7 @@ def adapters():
 def our_decoders():
     """Point the core's decoder lookup at this plugin's registrations (restored afterwards)."""
     from harness.models import decoding
-    from plugins.activation_decoding import plugin
+    from harness_plugins.activation_decoding import plugin
 
     saved = decoding._DECODERS
     decoding.set_decoders({spec.name: spec for spec in plugin.harness_register_decoders()})

@@ -7,10 +7,11 @@ import pytest
 
 from harness.benchmark import SampleResult, TaskContext
 from harness.registry import BenchmarkSpec, DecoderSpec, check_spec
-from harness.tasks import TaskIndex, builtin_task_dir, instantiate
-from plugins.activation_decoding import plugin
-from plugins.activation_decoding.benchmarks import OpenQAGeneration, TruthfulQABinary, TruthfulQAMC
-from plugins.activation_decoding.selection import aggregate_settings
+from harness.tasks import TaskIndex, instantiate
+from harness_tasks import task_dir
+from harness_plugins.activation_decoding import plugin
+from harness_plugins.activation_decoding.benchmarks import OpenQAGeneration, TruthfulQABinary, TruthfulQAMC
+from harness_plugins.activation_decoding.selection import aggregate_settings
 
 
 def test_selection_by_hand():
@@ -68,7 +69,7 @@ def test_registrations_and_task_files():
     for spec in plugin.harness_register_decoders():
         check_spec(spec, DecoderSpec, "activation_decoding")
         assert callable(spec.load())
-    index = TaskIndex.scan([builtin_task_dir() / "activation_decoding"])
+    index = TaskIndex.scan([task_dir("activation_decoding")])
     assert not index.errors
     benches = {s.name: s.load() for s in plugin.harness_register_benchmarks()}
     defaults = [t for t in index.tasks.values() if "default" in t.tags]
@@ -87,7 +88,7 @@ def test_bad_task_arguments():
 
 
 def test_plugin_module_imports_no_torch():
-    code = "import sys, plugins.activation_decoding.plugin as p; p.harness_register_benchmarks(); p.harness_register_decoders(); print('torch' in sys.modules)"
+    code = "import sys, harness_plugins.activation_decoding.plugin as p; p.harness_register_benchmarks(); p.harness_register_decoders(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -95,7 +96,7 @@ def test_plugin_module_imports_no_torch():
 def test_report_tables(tmp_path):
     import json
 
-    from plugins.activation_decoding.report import from_sample_log, grid_table, selection_table
+    from harness_plugins.activation_decoding.report import from_sample_log, grid_table, selection_table
 
     labels = ["greedy", "activation,alpha=0.5,info_layer=2", "activation,alpha=1,info_layer=2,final_norm=true"]
     lines = []
@@ -116,7 +117,7 @@ def test_report_tables(tmp_path):
 def test_length_control_from_sample_log(tmp_path):
     import json
 
-    from plugins.activation_decoding.report import length_control
+    from harness_plugins.activation_decoding.report import length_control
 
     def row(fold, long_correct):
         doc = {"id": f"q{fold}", "question": "q", "best": "Yes it is true.", "correct": ["Yes it is true."], "incorrect": ["No."],

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 
-from plugins.activation_decoding.contrast import candidate_layers, dola_scores, js_divergence, relative_top_mask
+from harness_plugins.activation_decoding.contrast import candidate_layers, dola_scores, js_divergence, relative_top_mask
 
 
 def test_relative_top_mask_by_hand():

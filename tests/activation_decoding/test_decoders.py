@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 
 from harness.models.base import GenerationRequest
-from plugins.activation_decoding import decoders
-from plugins.activation_decoding.contrast import relative_top_mask
-from plugins.activation_decoding.entropy import position_entropy
+from harness_plugins.activation_decoding import decoders
+from harness_plugins.activation_decoding.contrast import relative_top_mask
+from harness_plugins.activation_decoding.entropy import position_entropy
 
 PROMPTS = ["Q: What is the capital of France?\nA:", "Q: Name a colour.\nA: Red\n\nQ: Name a planet?\nA:"]
 

@@ -10,10 +10,10 @@ from sklearn.metrics import roc_auc_score
 
 from harness.benchmark import TaskContext
 from harness.results import record_to_result, sample_record
-from plugins.activation_decoding.benchmarks import TruthfulQABinary, TruthfulQAMC
-from plugins.activation_decoding.detection import signal_value
-from plugins.activation_decoding.stats import auroc, bootstrap_auroc, midranks, paired_difference
-from plugins.activation_decoding.truthfulqa import RULE_COLUMN, RULE_FIRST, read_csv
+from harness_plugins.activation_decoding.benchmarks import TruthfulQABinary, TruthfulQAMC
+from harness_plugins.activation_decoding.detection import signal_value
+from harness_plugins.activation_decoding.stats import auroc, bootstrap_auroc, midranks, paired_difference
+from harness_plugins.activation_decoding.truthfulqa import RULE_COLUMN, RULE_FIRST, read_csv
 
 
 def test_auroc_equals_sklearn_with_and_without_ties():
@@ -63,8 +63,8 @@ def test_binary_rule_uses_the_column_when_present(tmp_path):
 def test_entropy_signal_end_to_end_on_a_tiny_model(adapters, tmp_path):
     """The benchmark logs each answer's entropy and label; its AUROC equals sklearn's on them,
     and the logged entropy equals a direct recomputation with the scorer at alpha = 1."""
-    from plugins.activation_decoding.mc_scorer import MCScorer
-    from plugins.activation_decoding.settings import MethodSetting
+    from harness_plugins.activation_decoding.mc_scorer import MCScorer
+    from harness_plugins.activation_decoding.settings import MethodSetting
 
     bench = TruthfulQAMC(methods=["greedy", "activation,alpha=0.5,info_layer=2,final_norm=true"], limit=6)
     ctx = TaskContext(task="t", seed=5)
@@ -110,7 +110,7 @@ def test_binary_task_on_the_sample_and_selection_against_greedy(adapters):
 
 
 def test_open_qa_entropy_signal_end_to_end(adapters, our_decoders):
-    from plugins.activation_decoding.benchmarks import OpenQAGeneration
+    from harness_plugins.activation_decoding.benchmarks import OpenQAGeneration
 
     bench = OpenQAGeneration(decodings=["greedy"], max_new_tokens=3, limit=8, detect="info_layer=2,final_norm=true")
     ctx = TaskContext(task="q")

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from plugins.activation_decoding.entropy import EntropyStats, context_entropy, context_entropy_stats, position_entropy, token_entropy
+from harness_plugins.activation_decoding.entropy import EntropyStats, context_entropy, context_entropy_stats, position_entropy, token_entropy
 
 
 def brute_entropy(z: torch.Tensor) -> torch.Tensor:

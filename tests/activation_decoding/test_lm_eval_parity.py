@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins.activation_decoding.benchmarks import DATA_DIR, TruthfulQAMC
-from plugins.activation_decoding.mc_scorer import MCScorer
-from plugins.activation_decoding.settings import MethodSetting
-from plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_metrics, mc_prompt
+from harness_plugins.activation_decoding.benchmarks import DATA_DIR, TruthfulQAMC
+from harness_plugins.activation_decoding.mc_scorer import MCScorer
+from harness_plugins.activation_decoding.settings import MethodSetting
+from harness_plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_metrics, mc_prompt
 
 lm_eval = pytest.importorskip("lm_eval")
 

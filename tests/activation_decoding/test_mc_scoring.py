@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 
 from harness.models.base import LoglikelihoodRequest
-from plugins.activation_decoding.benchmarks import DATA_DIR
-from plugins.activation_decoding.entropy import position_entropy
-from plugins.activation_decoding.mc_scorer import MCScorer
-from plugins.activation_decoding.settings import MethodSetting
-from plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_metrics
+from harness_plugins.activation_decoding.benchmarks import DATA_DIR
+from harness_plugins.activation_decoding.entropy import position_entropy
+from harness_plugins.activation_decoding.mc_scorer import MCScorer
+from harness_plugins.activation_decoding.settings import MethodSetting
+from harness_plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_metrics
 
 QUESTIONS = load_truthfulqa(DATA_DIR / "truthfulqa_sample.csv")
 QUESTION = QUESTIONS[3]

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from plugins.activation_decoding.benchmarks import DATA_DIR
-from plugins.activation_decoding.openqa import QAFormatError, clean_prediction, lenient_match, load_qa, normalize_answer, qa_prompt
+from harness_plugins.activation_decoding.benchmarks import DATA_DIR
+from harness_plugins.activation_decoding.openqa import QAFormatError, clean_prediction, lenient_match, load_qa, normalize_answer, qa_prompt
 
 
 def test_squad_normalisation():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins.activation_decoding.benchmarks import DATA_DIR
-from plugins.activation_decoding.truthfulqa import (
+from harness_plugins.activation_decoding.benchmarks import DATA_DIR
+from harness_plugins.activation_decoding.truthfulqa import (
     QA_PRIMER,
     MCQuestion,
     TruthfulQAFormatError,

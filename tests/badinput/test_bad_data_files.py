@@ -13,7 +13,7 @@ def bad_utf8(path, head: bytes = b"", tail: bytes = b""):
 
 
 def test_truthfulqa_csv_not_utf8_names_file_and_line(tmp_path):
-    from plugins.activation_decoding.truthfulqa import TruthfulQAFormatError, read_csv
+    from harness_plugins.activation_decoding.truthfulqa import TruthfulQAFormatError, read_csv
 
     path = bad_utf8(tmp_path / "tqa.csv", b"Type,Category,Question,Best Answer,Correct Answers,Incorrect Answers,Source\n"
                     b"A,B,Q?,yes,yes,no,s\nA,B,")
@@ -22,14 +22,14 @@ def test_truthfulqa_csv_not_utf8_names_file_and_line(tmp_path):
 
 
 def test_truthfulqa_json_not_utf8_names_the_file(tmp_path):
-    from plugins.activation_decoding.truthfulqa import TruthfulQAFormatError, load_truthfulqa
+    from harness_plugins.activation_decoding.truthfulqa import TruthfulQAFormatError, load_truthfulqa
 
     with pytest.raises(TruthfulQAFormatError, match=r"tqa\.jsonl:1: not valid UTF-8"):
         load_truthfulqa(bad_utf8(tmp_path / "tqa.jsonl", b'{"question": "'))
 
 
 def test_openqa_jsonl_not_utf8_names_file_and_line(tmp_path):
-    from plugins.activation_decoding.openqa import QAFormatError, load_qa
+    from harness_plugins.activation_decoding.openqa import QAFormatError, load_qa
 
     path = bad_utf8(tmp_path / "qa.jsonl", b'{"question": "q", "answer": ["a"]}\n{"question": "')
     with pytest.raises(QAFormatError, match=r"qa\.jsonl:2: not valid UTF-8"):
@@ -37,7 +37,7 @@ def test_openqa_jsonl_not_utf8_names_file_and_line(tmp_path):
 
 
 def test_llm_usage_csv_bom_is_not_part_of_the_first_column(tmp_path):
-    from plugins.llm_usage.corpus import iter_documents
+    from harness_plugins.llm_usage.corpus import iter_documents
 
     path = tmp_path / "docs.csv"
     path.write_bytes("\ufefftext,other\nhello world,x\n".encode("utf-8"))
@@ -45,7 +45,7 @@ def test_llm_usage_csv_bom_is_not_part_of_the_first_column(tmp_path):
 
 
 def test_llm_usage_jsonl_bom_is_accepted(tmp_path):
-    from plugins.llm_usage.corpus import iter_documents
+    from harness_plugins.llm_usage.corpus import iter_documents
 
     path = tmp_path / "docs.jsonl"
     path.write_bytes('\ufeff{"text": "hello"}\n'.encode("utf-8"))
@@ -53,8 +53,8 @@ def test_llm_usage_jsonl_bom_is_accepted(tmp_path):
 
 
 def test_llm_usage_generated_jsonl_not_utf8_names_the_file(tmp_path):
-    from plugins.llm_usage.benchmark import _ai_documents
-    from plugins.llm_usage.corpus import CorpusError
+    from harness_plugins.llm_usage.benchmark import _ai_documents
+    from harness_plugins.llm_usage.corpus import CorpusError
 
     path = bad_utf8(tmp_path / "ai.jsonl", b'{"text": "ok", "source": "h1"}\n{"text": "')
     with pytest.raises(CorpusError, match=r"ai\.jsonl:2: not valid UTF-8"):
@@ -62,28 +62,28 @@ def test_llm_usage_generated_jsonl_not_utf8_names_the_file(tmp_path):
 
 
 def test_llm_usage_csv_not_utf8_names_the_file(tmp_path):
-    from plugins.llm_usage.corpus import CorpusError, iter_documents
+    from harness_plugins.llm_usage.corpus import CorpusError, iter_documents
 
     with pytest.raises(CorpusError, match=r"docs\.csv.*not valid UTF-8"):
         list(iter_documents(bad_utf8(tmp_path / "docs.csv", b"text\n"), "text"))
 
 
 def test_causalgym_pairs_not_utf8_names_the_file(tmp_path):
-    from plugins.causalgym.pairs import PairDataError, load_pairs
+    from harness_plugins.causalgym.pairs import PairDataError, load_pairs
 
     with pytest.raises(PairDataError, match=r"pairs\.jsonl:1: not valid UTF-8"):
         load_pairs(bad_utf8(tmp_path / "pairs.jsonl", b'{"base": "'))
 
 
 def test_causalgym_templates_not_utf8_names_the_file(tmp_path):
-    from plugins.causalgym.templates import TemplateError, load_templates
+    from harness_plugins.causalgym.templates import TemplateError, load_templates
 
     with pytest.raises(TemplateError, match=r"templates\.json:1: not valid UTF-8"):
         load_templates(bad_utf8(tmp_path / "templates.json", b'{"t": "'))
 
 
 def test_ravel_files_not_utf8_name_the_file(tmp_path):
-    from plugins.ravel.data import RavelDataError, file_names, load_entity_type
+    from harness_plugins.ravel.data import RavelDataError, file_names, load_entity_type
 
     for name in file_names("city").values():
         (tmp_path / name).write_text("{}")
@@ -94,7 +94,7 @@ def test_ravel_files_not_utf8_name_the_file(tmp_path):
 
 
 def test_mquake_invalid_json_names_line_and_column(tmp_path):
-    from plugins.mquake.data import MQuAKEDataError, load_cases
+    from harness_plugins.mquake.data import MQuAKEDataError, load_cases
 
     path = tmp_path / "cases.json"
     path.write_text('[\n  {"case_id": 1,\n  oops\n]')

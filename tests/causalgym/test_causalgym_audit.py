@@ -12,8 +12,8 @@ from harness.benchmark import TaskContext
 from harness.interventions.saving import load, subspace_from
 from harness.interventions.training import ConvergeConfig, train_converged
 from harness.testing import tiny_adapter
-from plugins.causalgym.benchmark import CausalGymBenchmark
-from plugins.causalgym.sweep import _evaluate
+from harness_plugins.causalgym.benchmark import CausalGymBenchmark
+from harness_plugins.causalgym.sweep import _evaluate
 
 EXTERNAL = "test_causalgym_audit:make_identity_basis"
 

@@ -11,7 +11,7 @@ import torch
 
 from harness.benchmark import TaskContext
 from harness.testing import tiny_adapter
-from plugins.causalgym.benchmark import CausalGymBenchmark
+from harness_plugins.causalgym.benchmark import CausalGymBenchmark
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_arguments_are_checked():
 
 
 def test_plugin_registers_without_importing_torch():
-    code = ("import sys; import plugins.causalgym.plugin as p; specs = p.harness_register_benchmarks(); "
+    code = ("import sys; import harness_plugins.causalgym.plugin as p; specs = p.harness_register_benchmarks(); "
             "assert specs[0].name == 'causalgym' and 'torch' not in sys.modules; print(len(specs[0].metrics))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

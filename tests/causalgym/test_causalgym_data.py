@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins.causalgym.pairs import PairDataError, load_pairs, make_splits, sample_pair, sample_pairs
-from plugins.causalgym.templates import TemplateError, load_templates, parse_task, split_template
+from harness_plugins.causalgym.pairs import PairDataError, load_pairs, make_splits, sample_pair, sample_pairs
+from harness_plugins.causalgym.templates import TemplateError, load_templates, parse_task, split_template
 
 REPO = Path(__file__).resolve().parents[2]
 OURS = REPO / "tasks" / "causalgym" / "data" / "templates.json"

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from plugins.causalgym.metrics import interchange_accuracy, logodds_effect, summarize
+from harness_plugins.causalgym.metrics import interchange_accuracy, logodds_effect, summarize
 
 
 def log_softmax_by_hand(row):

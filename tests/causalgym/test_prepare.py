@@ -6,9 +6,9 @@ import pytest
 
 from harness.interventions.tokens import encode, find_span_end, span_end_positions
 from harness.testing import tokenizer
-from plugins.causalgym.pairs import PairRecord
-from plugins.causalgym.prepare import bos_replacement, first_token, prepare
-from plugins.causalgym.templates import parse_task
+from harness_plugins.causalgym.pairs import PairRecord
+from harness_plugins.causalgym.prepare import bos_replacement, first_token, prepare
+from harness_plugins.causalgym.templates import parse_task
 
 GARDEN = parse_task("garden_mvrr", {
     "templates": ["The {noun}{insert} {verb} {cont}"], "label": "insert", "result_prepend_space": False,

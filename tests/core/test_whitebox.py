@@ -56,9 +56,9 @@ def _batch_rows(adapter):
 
 @pytest.mark.parametrize("batch_size", [2, 3])
 def test_every_chunked_forward_honours_the_model_batch_size(batch_size):
-    from plugins.activation_decoding.mc_scorer import MCScorer
-    from plugins.activation_decoding.settings import MethodSetting
-    from plugins.ravel.runner import RavelRunner
+    from harness_plugins.activation_decoding.mc_scorer import MCScorer
+    from harness_plugins.activation_decoding.settings import MethodSetting
+    from harness_plugins.ravel.runner import RavelRunner
 
     adapter = tiny_adapter("llama", batch_size=batch_size)
     rows, handle = _batch_rows(adapter)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.benchmark import TaskContext
-from plugins.llm_usage.benchmark import LLMUsageValidation, in_holdout
+from harness_plugins.llm_usage.benchmark import LLMUsageValidation, in_holdout
 
 from llm_usage_helpers import REPO, harness_cli, write_jsonl
 

@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from plugins.llm_usage.calibration import Calibration, calibrate, cross_fit_ratios, curve
-from plugins.llm_usage.corpus import Chunk
-from plugins.llm_usage.mle import Estimate, fit_alpha
-from plugins.llm_usage.validation import draw_mixture, largest_mixture, summarise, validate_mixtures
+from harness_plugins.llm_usage.calibration import Calibration, calibrate, cross_fit_ratios, curve
+from harness_plugins.llm_usage.corpus import Chunk
+from harness_plugins.llm_usage.mle import Estimate, fit_alpha
+from harness_plugins.llm_usage.validation import draw_mixture, largest_mixture, summarise, validate_mixtures
 
 
 def chunks(sentences, size=700):
@@ -57,8 +57,8 @@ def test_correction_removes_a_bias_from_misspecification(world):
     """Sentences of varying length (word occurrences not independent, against the model's
     assumption): the plain estimate is biased low; calibrating on cross-fitted mixtures of
     the reference corpora removes most of the bias on fresh mixtures."""
-    from plugins.llm_usage.fit import fit_sentences
-    from plugins.llm_usage.likelihood import log_ratios
+    from harness_plugins.llm_usage.fit import fit_sentences
+    from harness_plugins.llm_usage.likelihood import log_ratios
 
     def arr(sentences):
         return pa.array(sentences, type=pa.list_(pa.string()))
@@ -85,8 +85,8 @@ def test_mixtures_have_the_requested_composition():
 
 
 def test_exact_inverse_of_the_curve_recovers_alpha():
-    from plugins.llm_usage.corrected import inverse_curve
-    from plugins.llm_usage.mle import inverse_terms
+    from harness_plugins.llm_usage.corrected import inverse_curve
+    from harness_plugins.llm_usage.mle import inverse_terms
 
     rng = np.random.default_rng(3)
     d_h, d_a = rng.normal(-2, 1.5, 3000), rng.normal(1.5, 1.5, 2000)
@@ -104,15 +104,15 @@ def test_exact_inverse_of_the_curve_recovers_alpha():
 def test_refit_bootstrap_adds_the_calibrations_noise(world, tmp_path):
     """With small reference corpora the curve is noisy: the interval that refits it is wider
     than the plain interval mapped through the fixed curve, and both bracket their midpoint."""
-    from plugins.llm_usage.corrected import refit_bootstrap
+    from harness_plugins.llm_usage.corrected import refit_bootstrap
 
     human, ai = world.human(400), world.ai(200)
     cal = calibrate(chunks(human), chunks(ai), folds=3, seed=0)
     assert cal.has_ratios and len(cal.d_human) == 400 and len(cal.d_ai) == 200
-    table = __import__("plugins.llm_usage.fit", fromlist=["fit_sentences"]).fit_sentences(
+    table = __import__("harness_plugins.llm_usage.fit", fromlist=["fit_sentences"]).fit_sentences(
         pa.array(human, type=pa.list_(pa.string())), pa.array(ai, type=pa.list_(pa.string())))
-    from plugins.llm_usage.likelihood import log_ratios
-    from plugins.llm_usage.mle import estimate_alpha
+    from harness_plugins.llm_usage.likelihood import log_ratios
+    from harness_plugins.llm_usage.mle import estimate_alpha
 
     d = log_ratios(table, [Chunk(pa.array(world.human(3600) + world.ai(400), type=pa.list_(pa.string())))])
     plain = estimate_alpha(d, n_bootstrap=400, seed=0)
@@ -130,8 +130,8 @@ def test_held_out_recalibration_removes_a_shift_the_corrected_interval_cannot_se
     """A residual bias shared by every mixture (the validation text differs from the reference
     corpora): corrected intervals miss the truth, leave-one-mixture-out recalibration covers it,
     and no mixture's own truth enters its own recalibration."""
-    from plugins.llm_usage.mle import Estimate
-    from plugins.llm_usage.validation import MixtureResult, held_out_recalibration, summarise
+    from harness_plugins.llm_usage.mle import Estimate
+    from harness_plugins.llm_usage.validation import MixtureResult, held_out_recalibration, summarise
 
     rng = np.random.default_rng(0)
     alphas = np.linspace(0, 0.25, 11)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from plugins.llm_usage.corpus import CorpusError, clean_token_lists, iter_chunks, iter_documents, read_sentences
-from plugins.llm_usage.text import clean_tokens
+from harness_plugins.llm_usage.corpus import CorpusError, clean_token_lists, iter_chunks, iter_documents, read_sentences
+from harness_plugins.llm_usage.text import clean_tokens
 
 from llm_usage_helpers import write_jsonl, write_token_parquet
 

@@ -8,11 +8,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from plugins.llm_usage.corpus import Chunk
-from plugins.llm_usage.fit import SentenceCounts, fit_sentences
-from plugins.llm_usage.likelihood import SentenceEncoder, log_likelihoods, log_ratios
-from plugins.llm_usage.naive import naive_fit, naive_log_likelihoods
-from plugins.llm_usage.table import TableError, WordTable, read_word_list
+from harness_plugins.llm_usage.corpus import Chunk
+from harness_plugins.llm_usage.fit import SentenceCounts, fit_sentences
+from harness_plugins.llm_usage.likelihood import SentenceEncoder, log_likelihoods, log_ratios
+from harness_plugins.llm_usage.naive import naive_fit, naive_log_likelihoods
+from harness_plugins.llm_usage.table import TableError, WordTable, read_word_list
 
 
 def arr(sentences):

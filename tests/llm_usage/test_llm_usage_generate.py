@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugins.llm_usage.generate import GenerationSettings, generate_corpus, shorten, two_stage
+from harness_plugins.llm_usage.generate import GenerationSettings, generate_corpus, shorten, two_stage
 
 DOCS = [(f"doc:{i}", f"Paragraph number {i} talks about the harvest, the army and the budget of the year. " * 4) for i in range(5)]
 

@@ -14,10 +14,10 @@ import yaml
 
 from harness.benchmark import TaskContext
 from harness.leaderboard.plots.llm_usage import read_groups
-from plugins.llm_usage.benchmark import LLMUsageValidation, _chunks_of, in_holdout
-from plugins.llm_usage.groups import group_documents, period_of, sotu_year
-from plugins.llm_usage.likelihood import log_ratios
-from plugins.llm_usage.mle import estimate_alpha
+from harness_plugins.llm_usage.benchmark import LLMUsageValidation, _chunks_of, in_holdout
+from harness_plugins.llm_usage.groups import group_documents, period_of, sotu_year
+from harness_plugins.llm_usage.likelihood import log_ratios
+from harness_plugins.llm_usage.mle import estimate_alpha
 
 from llm_usage_helpers import REPO
 

@@ -6,11 +6,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from plugins.llm_usage.corpus import Chunk
-from plugins.llm_usage.fit import fit_sentences
-from plugins.llm_usage.likelihood import log_ratios
-from plugins.llm_usage.mle import bootstrap_alphas, estimate_alpha, fit_alpha, inverse_terms, mean_log_likelihood, solve
-from plugins.llm_usage.naive import naive_bootstrap
+from harness_plugins.llm_usage.corpus import Chunk
+from harness_plugins.llm_usage.fit import fit_sentences
+from harness_plugins.llm_usage.likelihood import log_ratios
+from harness_plugins.llm_usage.mle import bootstrap_alphas, estimate_alpha, fit_alpha, inverse_terms, mean_log_likelihood, solve
+from harness_plugins.llm_usage.naive import naive_bootstrap
 
 
 def arr(sentences):
@@ -69,7 +69,7 @@ def test_vectorised_bootstrap_matches_the_naive_lbfgsb_loop():
 
 
 def test_bootstrap_blocks_do_not_change_the_result(monkeypatch):
-    import plugins.llm_usage.mle as mle
+    import harness_plugins.llm_usage.mle as mle
 
     d = np.random.default_rng(1).normal(-1, 2, 500)
     whole = bootstrap_alphas(d, n_bootstrap=50, seed=3)

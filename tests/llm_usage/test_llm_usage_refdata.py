@@ -13,11 +13,11 @@ import csv
 import numpy as np
 import pytest
 
-from plugins.llm_usage.corpus import iter_chunks
-from plugins.llm_usage.fit import WordDistribution
-from plugins.llm_usage.likelihood import log_ratios
-from plugins.llm_usage.mle import estimate_alpha, fit_alpha
-from plugins.llm_usage.table import WordTable
+from harness_plugins.llm_usage.corpus import iter_chunks
+from harness_plugins.llm_usage.fit import WordDistribution
+from harness_plugins.llm_usage.likelihood import log_ratios
+from harness_plugins.llm_usage.mle import estimate_alpha, fit_alpha
+from harness_plugins.llm_usage.table import WordTable
 
 from llm_usage_helpers import REFDATA, needs_refdata
 

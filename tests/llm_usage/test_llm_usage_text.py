@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.llm_usage.text import clean_tokens, document_sentences, sentence_words, split_sentences
+from harness_plugins.llm_usage.text import clean_tokens, document_sentences, sentence_words, split_sentences
 
 
 def test_words_are_lowercased_word_characters_without_pure_digits():

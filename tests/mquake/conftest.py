@@ -40,6 +40,6 @@ def raw_case() -> dict:
 
 @pytest.fixture(scope="session")
 def retriever():
-    from plugins.mquake.retriever import DenseRetriever
+    from harness_plugins.mquake.retriever import DenseRetriever
 
     return DenseRetriever()

@@ -61,7 +61,7 @@ def _logprobs(adapter, pairs):
 
 
 def _editors():
-    from plugins.mquake.editors import FTEditor, MEMITEditor, ROMEEditor
+    from harness_plugins.mquake.editors import FTEditor, MEMITEditor, ROMEEditor
 
     return {
         "ft": lambda: FTEditor(layer=2, lr=2e-2, linf=2e-2, steps=25),
@@ -94,7 +94,7 @@ def test_editor_makes_the_edit_win_and_restores(tiny, name):
 
 
 def test_rome_update_is_rank_one_and_maps_the_key(tiny):
-    from plugins.mquake.editors import ROMEEditor
+    from harness_plugins.mquake.editors import ROMEEditor
 
     editor = ROMEEditor(layer=2, **TINY_VALUES)
     edit = _edit(tiny, "The mother tongue of {}", "Danielle Darrieux")
@@ -110,7 +110,7 @@ def test_rome_update_is_rank_one_and_maps_the_key(tiny):
 
 
 def test_memit_spreads_over_its_layers_and_restores_on_error(tiny):
-    from plugins.mquake.editors import MEMITEditor
+    from harness_plugins.mquake.editors import MEMITEditor
 
     editor = MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES)
     edits = [_edit(tiny, "The mother tongue of {}", "Danielle Darrieux"), _edit(tiny, "The capital of {}", "Chile")]
@@ -124,7 +124,7 @@ def test_memit_spreads_over_its_layers_and_restores_on_error(tiny):
 
 
 def test_ft_respects_its_linf_bound(tiny):
-    from plugins.mquake.editors import FTEditor
+    from harness_plugins.mquake.editors import FTEditor
 
     editor = FTEditor(layer=1, lr=1e-2, linf=1e-3, steps=5)
     weight, _ = tiny.mlp_projection(1)
@@ -138,7 +138,7 @@ def test_ft_respects_its_linf_bound(tiny):
 
 def test_gpt2_conv1d_orientation():
     from harness.testing import tiny_adapter
-    from plugins.mquake.editors import ROMEEditor
+    from harness_plugins.mquake.editors import ROMEEditor
 
     gpt2 = tiny_adapter("gpt2", seed=1)
     edit = _edit(gpt2, "The mother tongue of {}", "Danielle Darrieux")
@@ -151,7 +151,7 @@ def test_gpt2_conv1d_orientation():
 
 
 def test_covariance_is_cached_per_fingerprint(tiny, tmp_path, monkeypatch):
-    from plugins.mquake.editors import covariance
+    from harness_plugins.mquake.editors import covariance
 
     covariance._MEMORY.clear()
     c1 = covariance.second_moments(tiny, [1, 2], n_tokens=500, cache_dir=tmp_path)[1]
@@ -167,7 +167,7 @@ def test_covariance_is_cached_per_fingerprint(tiny, tmp_path, monkeypatch):
 
 def test_memit_on_gemma3_with_its_bos_token():
     from harness.testing import tiny_adapter
-    from plugins.mquake.editors import MEMITEditor
+    from harness_plugins.mquake.editors import MEMITEditor
 
     gemma = tiny_adapter("gemma3", seed=1)
     assert gemma.add_bos_token

@@ -7,7 +7,7 @@ from typing import Sequence
 import pytest
 
 from harness.models.base import GenerationRequest, GenerationResult, ModelAdapter
-from plugins.mquake.mello import MELLO_STOPS, MelloItem, run_mello
+from harness_plugins.mquake.mello import MELLO_STOPS, MelloItem, run_mello
 
 DEMOS = "Question: What is the capital of Spain?\nSubquestion: What is the capital of Spain?\nGenerated answer: Madrid\nRetrieved fact: x.\nRetrieved fact does not contradict to generated answer, so the intermediate answer is: Madrid\nFinal answer: Madrid"
 

@@ -82,7 +82,7 @@ def test_weight_edit_groups_and_restores(tmp_path, tiny):
     import torch
 
     from harness.benchmark import TaskContext
-    from plugins.mquake.benchmark import MQuAKEBenchmark
+    from harness_plugins.mquake.benchmark import MQuAKEBenchmark
 
     before = [p.detach().clone() for p in tiny.model.parameters()]
     EDITOR_CALLS.clear()
@@ -106,7 +106,7 @@ def test_bad_arguments_name_the_task_file(tmp_path):
 
 
 def test_plugin_module_imports_no_torch():
-    code = "import sys, plugins.mquake.plugin as p; p.harness_register_benchmarks(); print(any(m.split('.')[0] in ('torch', 'transformers') for m in sys.modules))"
+    code = "import sys, harness_plugins.mquake.plugin as p; p.harness_register_benchmarks(); print(any(m.split('.')[0] in ('torch', 'transformers') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -118,7 +118,7 @@ def test_weight_edit_with_a_builtin_editor_through_the_runner(tmp_path, tiny, mo
 
     before = [p.detach().clone() for p in tiny.model.parameters()]
     task = _task(tmp_path, "t_rome", method="weight_edit", k=2, n_questions=1, edit_wise="true",
-                 editor="plugins.mquake.editors:ROMEEditor",
+                 editor="harness_plugins.mquake.editors:ROMEEditor",
                  editor_args="{layer: 2, n_prefixes: 1, steps: 2, cov_tokens: 300}")
     doc, lines = _run(tmp_path, tiny, task, limit=4)
     details = doc["details"][task]["weight_edit"]
@@ -132,8 +132,8 @@ def test_weight_edit_with_a_builtin_editor_through_the_runner(tmp_path, tiny, mo
 def test_restoration_check_catches_a_changed_projection(tiny):
     import torch
 
-    from plugins.mquake.editing import check_restored
-    from plugins.mquake.editors import MEMITEditor
+    from harness_plugins.mquake.editing import check_restored
+    from harness_plugins.mquake.editors import MEMITEditor
 
     snap = check_restored(tiny, MEMITEditor(layers=[1, 3]), None)
     assert sorted(snap) == [1, 3]
@@ -151,7 +151,7 @@ def test_restoration_check_catches_a_changed_projection(tiny):
 
 def test_weight_edit_groups_are_evaluated_whole(tmp_path, tiny):
     from harness.benchmark import TaskContext
-    from plugins.mquake.benchmark import MQuAKEBenchmark
+    from harness_plugins.mquake.benchmark import MQuAKEBenchmark
 
     bench = MQuAKEBenchmark(method="weight_edit", k=3, editor=f"{__name__}:RecordingEditor")
     bench.samples(tiny, TaskContext(task="t"))
@@ -173,7 +173,7 @@ def test_shipped_editor_tasks_build_their_editor(path):
     import yaml
 
     from harness.registry import resolve
-    from plugins.mquake.benchmark import MQuAKEBenchmark
+    from harness_plugins.mquake.benchmark import MQuAKEBenchmark
 
     args = yaml.safe_load(path.read_text())["args"]
     bench = MQuAKEBenchmark(**args)

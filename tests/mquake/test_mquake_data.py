@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugins.mquake.data import MQuAKEDataError, group_cases, group_edits, load_cases, parse_case, parse_cases, parse_k
+from harness_plugins.mquake.data import MQuAKEDataError, group_cases, group_edits, load_cases, parse_case, parse_cases, parse_k
 from tests.conftest import refdata
 from tests.mquake.conftest import make_case
 
@@ -88,7 +88,7 @@ def test_group_edits_deduplicates_shared_edits():
 
 @pytest.mark.refdata
 def test_reads_the_shared_hard_set():
-    from plugins.mquake.metrics import edited_hops
+    from harness_plugins.mquake.metrics import edited_hops
 
     cases = load_cases(refdata("mquake", "MQuAKE-hard-dev100.json"))
     assert len(cases) == 100 and all(c.n_hops == 4 and len(c.edits) == 4 and len(c.questions) == 3 for c in cases)

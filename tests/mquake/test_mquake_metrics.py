@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 from harness.benchmark import SampleResult
-from plugins.mquake.data import parse_case
-from plugins.mquake.metrics import (
+from harness_plugins.mquake.data import parse_case
+from harness_plugins.mquake.metrics import (
     answer_matches, completion_matches, edit_success, edited_hops, hops_correct_explicit, hops_correct_mentioned,
     instance_correct, mentions, multihop_correct, normalize_answer,
 )
-from plugins.mquake.qa import QuestionOutcome
-from plugins.mquake.scoring import aggregate, score_case
+from harness_plugins.mquake.qa import QuestionOutcome
+from harness_plugins.mquake.scoring import aggregate, score_case
 
 
 def test_normalisation():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.mquake.parser import parse_cot, parse_mello_step, parse_plain
+from harness_plugins.mquake.parser import parse_cot, parse_mello_step, parse_plain
 
 
 def test_first_step_subquestion():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.mquake.retriever import DenseRetriever, RetrieverError, resolve_encoder
+from harness_plugins.mquake.retriever import DenseRetriever, RetrieverError, resolve_encoder
 
 MEMORY = [
     "The capital of France is Rome",

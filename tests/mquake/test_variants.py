@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from plugins.mquake.benchmark import MQuAKEBenchmark
-from plugins.mquake.data import MQuAKEDataError
-from plugins.mquake.variants import load_variant, unflatten
+from harness_plugins.mquake.benchmark import MQuAKEBenchmark
+from harness_plugins.mquake.data import MQuAKEDataError
+from harness_plugins.mquake.variants import load_variant, unflatten
 from tests.mquake.conftest import make_case
 
 
@@ -41,7 +41,7 @@ def test_original_release_from_a_folder_or_the_file(tmp_path, variant, name, nes
 
 
 def test_mquake_t_keeps_its_extended_answers(tmp_path):
-    from plugins.mquake import scoring
+    from harness_plugins.mquake import scoring
 
     raw = _cases(2)
     raw[0]["answer_extended"] = ["N. America", "North American continent"]

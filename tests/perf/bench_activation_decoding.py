@@ -34,7 +34,7 @@ MEMORY_CHILD = r"""
 import json, resource, sys, torch
 torch.manual_seed(0)
 vocab, d, n, chunk = (int(x) for x in sys.argv[1:5])
-from plugins.activation_decoding.entropy import context_entropy, position_entropy
+from harness_plugins.activation_decoding.entropy import context_entropy, position_entropy
 weight = torch.randn(vocab, d).div_(d ** 0.5)  # in place: no temporary raises the baseline peak
 states = torch.randn(1, n, d)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -67,10 +67,10 @@ def speed_part(n_questions: int, repeats: int) -> dict:
     import torch
 
     from harness.models.embedded import load_embedded
-    from plugins.activation_decoding.benchmarks import DATA_DIR
-    from plugins.activation_decoding.mc_scorer import MCScorer
-    from plugins.activation_decoding.settings import MethodSetting
-    from plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_prompt
+    from harness_plugins.activation_decoding.benchmarks import DATA_DIR
+    from harness_plugins.activation_decoding.mc_scorer import MCScorer
+    from harness_plugins.activation_decoding.settings import MethodSetting
+    from harness_plugins.activation_decoding.truthfulqa import load_truthfulqa, mc_prompt
 
     torch.set_num_threads(1)  # stable timings on a shared machine
     adapter = load_embedded("smollm2-135m")

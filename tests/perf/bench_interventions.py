@@ -42,10 +42,10 @@ def main() -> None:
 
     from harness.interventions import CachedProblem, HookedProblem, RotatedSubspace, TokenBatch, TrainConfig, train
     from harness.models.embedded import load_embedded
-    from plugins.causalgym.metrics import logodds_effect
-    from plugins.causalgym.pairs import make_splits
-    from plugins.causalgym.prepare import prepare
-    from plugins.causalgym.templates import load_templates
+    from harness_plugins.causalgym.metrics import logodds_effect
+    from harness_plugins.causalgym.pairs import make_splits
+    from harness_plugins.causalgym.prepare import prepare
+    from harness_plugins.causalgym.templates import load_templates
 
     adapter = load_embedded("smollm2-135m")
     template = load_templates(REPO / "tasks" / "causalgym" / "data" / "templates.json")["agr_number_pp"]

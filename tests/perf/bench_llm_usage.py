@@ -8,7 +8,7 @@ large corpora, and the 22 validation numbers against the paper.
 Speed: fit the word table (human + AI training corpora) and estimate alpha with 1,000
 bootstrap re-fits on a 30,000-sentence validation file, with the harness's implementation
 (streamed Arrow chunks, sparse products, vectorised bounded Newton) and with
-:mod:`plugins.llm_usage.naive` (Python sets and dictionaries, log P(x) summed over the whole
+:mod:`harness_plugins.llm_usage.naive` (Python sets and dictionaries, log P(x) summed over the whole
 vocabulary per sentence, one L-BFGS-B fit per bootstrap replicate). Both run in this
 process, one after the other, on the same files; ratios are naive / ours.
 
@@ -77,11 +77,11 @@ def timed(fn):
 def speed(files: dict[str, Path], n_bootstrap: int, naive_sentences: int | None) -> dict:
     import pyarrow.parquet as pq
 
-    from plugins.llm_usage.corpus import iter_chunks
-    from plugins.llm_usage.fit import WordDistribution
-    from plugins.llm_usage.likelihood import log_ratios
-    from plugins.llm_usage.mle import estimate_alpha
-    from plugins.llm_usage.naive import naive_bootstrap, naive_fit, naive_log_likelihoods
+    from harness_plugins.llm_usage.corpus import iter_chunks
+    from harness_plugins.llm_usage.fit import WordDistribution
+    from harness_plugins.llm_usage.likelihood import log_ratios
+    from harness_plugins.llm_usage.mle import estimate_alpha
+    from harness_plugins.llm_usage.naive import naive_bootstrap, naive_fit, naive_log_likelihoods
 
     ours: dict[str, float] = {}
     table, ours["fit"] = timed(lambda: WordDistribution().fit(iter_chunks(files["human"]), iter_chunks(files["ai"])).table_)
@@ -136,12 +136,12 @@ def memory(validation: Path, table: Path, sizes: list[int], n_bootstrap: int, ro
 
 def refdata_table(n_bootstrap: int) -> None:
     """All 22 validation numbers: our fit, the reference table, the paper, and the correction."""
-    from plugins.llm_usage.calibration import calibrate
-    from plugins.llm_usage.corpus import iter_chunks
-    from plugins.llm_usage.fit import WordDistribution
-    from plugins.llm_usage.likelihood import log_ratios
-    from plugins.llm_usage.mle import estimate_alpha
-    from plugins.llm_usage.table import WordTable
+    from harness_plugins.llm_usage.calibration import calibrate
+    from harness_plugins.llm_usage.corpus import iter_chunks
+    from harness_plugins.llm_usage.fit import WordDistribution
+    from harness_plugins.llm_usage.likelihood import log_ratios
+    from harness_plugins.llm_usage.mle import estimate_alpha
+    from harness_plugins.llm_usage.table import WordTable
 
     print("| field | true α | paper | α̂ (our fit) | 95% interval | α̂ (reference table) | |α̂ − paper| | corrected | error plain | error corrected |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -204,8 +204,8 @@ def main() -> int:
             for key in ("fit", "log_likelihood", "bootstrap", "total"):
                 print(f"  {key:<15} ours {result['ours_s'][key]:8.2f} s   naive {result['naive_s'][key]:8.2f} s   ratio {result['ratio'][key]:7.1f}x")
             print(f"  alpha ours {np.round(result['alpha_ours'], 4).tolist()}  naive {np.round(result['alpha_naive'], 4).tolist()}", flush=True)
-        from plugins.llm_usage.corpus import iter_chunks
-        from plugins.llm_usage.fit import WordDistribution
+        from harness_plugins.llm_usage.corpus import iter_chunks
+        from harness_plugins.llm_usage.fit import WordDistribution
 
         table = WordDistribution().fit(iter_chunks(files["human"]), iter_chunks(files["ai"])).table_.save(root / "table.csv")
         sizes = [int(s) for s in args.memory_sizes.split(",")] if not args.quick else [3000, 30000]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from plugins.ravel.data import file_names
+from harness_plugins.ravel.data import file_names
 
 
 def write_type(folder: Path, entity_type: str, entities: dict[str, dict[str, Any]], prompts: dict[str, list[str]],

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from harness.benchmark import TaskContext
-from plugins.ravel.benchmark import RavelBenchmark, resolve_layer
-from plugins.ravel.featurizers import PCASwap, SAEConfig, SAEFeaturizer, StandardPCA, select_features
-from plugins.ravel.trainable import BinaryMask
+from harness_plugins.ravel.benchmark import RavelBenchmark, resolve_layer
+from harness_plugins.ravel.featurizers import PCASwap, SAEConfig, SAEFeaturizer, StandardPCA, select_features
+from harness_plugins.ravel.trainable import BinaryMask
 
 SMALL = dict(train_entities=8, test_entities=20, train_templates=2, test_templates=1, wiki_templates=3,
              source_entities=8, sources_per_base=2, max_examples_per_template={"train": 40, "entity_test": 12, "context_test": 12})

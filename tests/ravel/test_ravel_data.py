@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.ravel.data import ENTITY_TYPES, OTHER, RavelDataError, available_types, file_names, load_entity_type
+from harness_plugins.ravel.data import ENTITY_TYPES, OTHER, RavelDataError, available_types, file_names, load_entity_type
 from ravel_files import OFFICIAL_ATTRIBUTES, write_type
 
 REFDATA = Path(__file__).resolve().parents[3] / "shared" / "refdata" / "ravel"
@@ -69,7 +69,7 @@ def test_every_official_layout_loads_with_its_quirks(tmp_path, entity_type):
 
 
 def test_template_fill_and_entity_span_keep_other_percent_signs():
-    from plugins.ravel.data import Template
+    from harness_plugins.ravel.data import Template
 
     t = Template("100% sure: %s is in", "Country", "train")
     assert t.fill("Rio de Janeiro") == "100% sure: Rio de Janeiro is in"
@@ -136,7 +136,7 @@ def test_official_files(entity_type, n_entities, attrs):
 @pytest.mark.refdata
 @pytest.mark.skipif(not REFDATA.exists(), reason="../shared/refdata/ravel is not present")
 def test_official_city_plan_uses_all_source_kinds():
-    from plugins.ravel.instance import InstanceConfig, pairs_to_generate, plan
+    from harness_plugins.ravel.instance import InstanceConfig, pairs_to_generate, plan
 
     data = load_entity_type(REFDATA, "city")
     p = plan(data, InstanceConfig(attributes=["Country", "Continent", "Language"], train_entities=40, test_entities=20,

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from plugins.ravel.data import load_entity_type
-from plugins.ravel.instance import Completion, InstanceConfig, RavelInstance, build_instance, plan, pairs_to_generate
-from plugins.ravel.matching import contains_value, producible, same_value
+from harness_plugins.ravel.data import load_entity_type
+from harness_plugins.ravel.instance import Completion, InstanceConfig, RavelInstance, build_instance, plan, pairs_to_generate
+from harness_plugins.ravel.matching import contains_value, producible, same_value
 from ravel_files import write_type
 
 
@@ -25,7 +25,7 @@ def _cfg(**kw) -> InstanceConfig:
 
 
 def test_instance_from_a_real_tiny_model(world, tmp_path):
-    from plugins.ravel.runner import RavelRunner
+    from harness_plugins.ravel.runner import RavelRunner
 
     ad, data = world
     runner = RavelRunner(ad, site=1, batch_size=16)

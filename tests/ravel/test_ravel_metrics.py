@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from plugins.ravel.matching import contains_value, distinct, normalise, paper_match, producible, strict_budget, strict_match
-from plugins.ravel.metrics import Outcome, average, saebench_pair, score
+from harness_plugins.ravel.matching import contains_value, distinct, normalise, paper_match, producible, strict_budget, strict_match
+from harness_plugins.ravel.metrics import Outcome, average, saebench_pair, score
 
 
 def _outcomes(attribute: str, template: str, hits: list[tuple[int, int]]) -> list[Outcome]:

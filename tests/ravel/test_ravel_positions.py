@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.testing import tokenizer
-from plugins.ravel.data import Template
-from plugins.ravel.positions import EntityPositionError, entity_last_token_positions, last_token_overlapping
+from harness_plugins.ravel.data import Template
+from harness_plugins.ravel.positions import EntityPositionError, entity_last_token_positions, last_token_overlapping
 
 
 def test_last_token_overlapping_by_hand():

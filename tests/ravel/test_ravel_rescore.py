@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from harness.benchmark import TaskContext
-from plugins.ravel.artifacts import load_cell, rescore
-from plugins.ravel.metrics import average, score
-from plugins.ravel.scoring import outcomes_from_records
+from harness_plugins.ravel.artifacts import load_cell, rescore
+from harness_plugins.ravel.metrics import average, score
+from harness_plugins.ravel.scoring import outcomes_from_records
 from test_ravel_benchmark import FAST, SMALL, _bench
 
 EXTERNAL = "test_ravel_rescore:make_rotation"

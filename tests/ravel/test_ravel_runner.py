@@ -14,10 +14,10 @@ from harness.interventions.tokens import TokenBatch
 from harness.models.base import Intervention
 from harness.models.hf import HFAdapter
 from harness.testing import tiny_model, tokenizer
-from plugins.ravel.data import Template
-from plugins.ravel.engine_ext import encode_prompts, teacher_forced
-from plugins.ravel.runner import RavelRunner, keep_base
-from plugins.ravel.trainable import multi_token_loss
+from harness_plugins.ravel.data import Template
+from harness_plugins.ravel.engine_ext import encode_prompts, teacher_forced
+from harness_plugins.ravel.runner import RavelRunner, keep_base
+from harness_plugins.ravel.trainable import multi_token_loss
 
 
 @torch.no_grad()

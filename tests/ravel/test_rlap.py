@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from plugins.ravel.rlap import RLAP, RLAPConfig, fantope_project
+from harness_plugins.ravel.rlap import RLAP, RLAPConfig, fantope_project
 
 
 def _concept(n=1200, d=16, classes=4, seed=0):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.models.hf import HFAdapter
 from harness.testing import tiny_model, tokenizer
-from plugins.ravel.data import Template
+from harness_plugins.ravel.data import Template
 from ravel_files import write_type
 
 ENTITIES = ["Paris", "Rome", "London", "Berlin", "Madrid", "Boston", "Chicago", "Dublin", "Vienna", "Lima",
@@ -34,7 +34,7 @@ def first_word(text: str) -> str:
 
 
 def write_tiny_world(folder: Path, adapter: HFAdapter) -> Path:
-    from plugins.ravel.runner import RavelRunner
+    from harness_plugins.ravel.runner import RavelRunner
 
     runner = RavelRunner(adapter, site=1, batch_size=16)
     values: dict[str, dict[str, list[str]]] = {e: {} for e in ENTITIES}

@@ -20,7 +20,7 @@ _MEMORY: dict[tuple[str, int, int, int], torch.Tensor] = {}
 
 def sotu_texts(n_tokens: int, adapter: Any, max_len: int = 128) -> list[list[int]]:
     """Token lists of SOTU paragraphs, in order, until ``n_tokens`` tokens are collected."""
-    from plugins.llm_usage.sotu_corpus import sotu_paragraphs
+    from harness_plugins.llm_usage.sotu_corpus import sotu_paragraphs
 
     out, total = [], 0
     for _, para in sotu_paragraphs():

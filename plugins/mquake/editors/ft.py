@@ -11,12 +11,12 @@ from typing import Any, Sequence
 
 import torch
 
-from plugins.mquake.editors.common import check_edits, check_layers, default_layer
-from plugins.mquake.editors.requests import build_rows, target_logprob
+from harness_plugins.mquake.editors.common import check_edits, check_layers, default_layer
+from harness_plugins.mquake.editors.requests import build_rows, target_logprob
 
 
 class FTEditor:
-    """``editor: plugins.mquake.editors:FTEditor`` with ``editor_args`` below."""
+    """``editor: harness_plugins.mquake.editors:FTEditor`` with ``editor_args`` below."""
 
     def __init__(self, layer: int | None = None, steps: int = 25, lr: float = 5e-4, linf: float = 5e-4,
                  edits_per_batch: int = 32, cache_dir: str | None = None):

@@ -16,14 +16,14 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from plugins.mquake.editors.common import add_to_projection, check_edits, check_layers, default_span, ridge_solve
-from plugins.mquake.editors.covariance import second_moments
-from plugins.mquake.editors.requests import SampledPrefixes
-from plugins.mquake.editors.values import ValueConfig, Values, optimise_values, site_means
+from harness_plugins.mquake.editors.common import add_to_projection, check_edits, check_layers, default_span, ridge_solve
+from harness_plugins.mquake.editors.covariance import second_moments
+from harness_plugins.mquake.editors.requests import SampledPrefixes
+from harness_plugins.mquake.editors.values import ValueConfig, Values, optimise_values, site_means
 
 
 class MEMITEditor(SampledPrefixes):
-    """``editor: plugins.mquake.editors:MEMITEditor`` with ``editor_args`` below."""
+    """``editor: harness_plugins.mquake.editors:MEMITEditor`` with ``editor_args`` below."""
 
     def __init__(self, layers: Sequence[int] | None = None, mom2_weight: float = 15000.0, n_prefixes: int = 5,
                  prefix_len: int = 10, steps: int = 20, lr: float = 0.5, kl_factor: float = 0.0625,

@@ -15,14 +15,14 @@ from typing import Any, Sequence
 
 import torch
 
-from plugins.mquake.editors.common import add_to_projection, check_edits, check_layers, default_layer, ridge_solve
-from plugins.mquake.editors.covariance import second_moments
-from plugins.mquake.editors.requests import SampledPrefixes
-from plugins.mquake.editors.values import ValueConfig, optimise_values, site_means
+from harness_plugins.mquake.editors.common import add_to_projection, check_edits, check_layers, default_layer, ridge_solve
+from harness_plugins.mquake.editors.covariance import second_moments
+from harness_plugins.mquake.editors.requests import SampledPrefixes
+from harness_plugins.mquake.editors.values import ValueConfig, optimise_values, site_means
 
 
 class ROMEEditor(SampledPrefixes):
-    """``editor: plugins.mquake.editors:ROMEEditor`` with ``editor_args`` below."""
+    """``editor: harness_plugins.mquake.editors:ROMEEditor`` with ``editor_args`` below."""
 
     def __init__(self, layer: int | None = None, n_prefixes: int = 5, prefix_len: int = 10, steps: int = 20,
                  lr: float = 0.5, kl_factor: float = 0.0625, weight_decay: float = 0.5, clamp_norm: float = 4.0,

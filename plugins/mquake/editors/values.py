@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from plugins.mquake.editors.requests import Rows, build_rows, mean_by_owner, target_logprob
+from harness_plugins.mquake.editors.requests import Rows, build_rows, mean_by_owner, target_logprob
 
 
 @dataclass(frozen=True)
