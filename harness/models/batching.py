@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import torch
-
-if TYPE_CHECKING:  # pragma: no cover
-    from harness.models.hf import HFAdapter
 
 log = logging.getLogger("harness.models")
 T = TypeVar("T")
@@ -37,12 +34,26 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+class SizedAdapter(Protocol):
+    """What a :class:`BatchSizer` reads of its adapter (the transformers and nnsight ones); the
+    ``auto`` probe runs the adapter's own ``forward_ids``, so it is a forward like any other
+    (inside a trace, for nnsight)."""
+
+    max_length: int
+    tokenizer: Any
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def forward_ids(self, ids: torch.Tensor, mask: torch.Tensor) -> object: ...
+
+
 class BatchSizer:
     """The adapter's current batch size; ``auto`` is resolved on first use and shrinks on OOM."""
 
     _cap: int | None = None  # set by an out-of-memory error, shared by every caller
 
-    def __init__(self, adapter: HFAdapter, batch_size: int | str, max_batch_size: int):
+    def __init__(self, adapter: SizedAdapter, batch_size: int | str, max_batch_size: int):
         self.adapter = adapter
         self.requested = batch_size
         self.max_batch_size = int(max_batch_size)
@@ -88,7 +99,7 @@ class BatchSizer:
             try:
                 ids = torch.full((size, length), self.adapter.tokenizer.pad_token_id, device=self.adapter.device)
                 with torch.no_grad():
-                    self.adapter.model(input_ids=ids, use_cache=False)
+                    self.adapter.forward_ids(ids, torch.ones_like(ids))
                 del ids
                 free_memory()
                 log.info("auto batch size: %d (at %d tokens)", size, length)
@@ -106,7 +117,7 @@ def run_batched(
     sizer: BatchSizer,
     fn: Callable[[Sequence[T]], list[R]],
     cost: Callable[[Sequence[T]], int] | None = None,
-    on_batch: Callable[[Sequence[T]], None] | None = None,
+    on_batch: Callable[[Sequence[T]], object] | None = None,  # its return value is ignored
     default: int | None = None,
 ) -> list[R]:
     """Apply ``fn`` to consecutive batches of ``items``; on OOM halve and retry the same items.

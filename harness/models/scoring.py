@@ -11,20 +11,37 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from harness.models.base import LoglikelihoodRequest, LoglikelihoodResult, RollingRequest
-from harness.models.batching import run_batched
+from harness.models.batching import BatchSizer, run_batched
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.hf import HFAdapter
 
 
-def encode_pair(adapter: HFAdapter, context: str, continuation: str) -> tuple[list[int], list[int]]:
+class Encoder(Protocol):
+    """What lm-eval's context/continuation split needs: the adapter's tokenisation."""
+
+    @property
+    def prefix_token_id(self) -> int: ...
+
+    def tok_encode(self, text: str) -> list[int]: ...
+
+
+class Scorable(Encoder, Protocol):
+    """What :func:`loglikelihood` needs of any adapter; the sequence scorers (``plain``, and
+    the shared-context path of the transformers adapter) take the adapter itself."""
+
+    max_length: int
+    sizer: BatchSizer
+
+
+def encode_pair(adapter: Encoder, context: str, continuation: str) -> tuple[list[int], list[int]]:
     if context == "":
         return [adapter.prefix_token_id], adapter.tok_encode(continuation)
     n_spaces = len(context) - len(context.rstrip())
@@ -41,6 +58,10 @@ class _Item:
     index: int
     ctx: list[int]
     cont: list[int]
+
+
+#: Scores whole ``ctx + cont`` sequences of one batch for the adapter passed first.
+PlainScorer = Callable[[Any, Sequence[_Item]], list[LoglikelihoodResult]]
 
 
 @dataclass
@@ -134,7 +155,7 @@ def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[Log
     cache = out.past_key_values
 
     flat = [(gi, it) for gi, g in enumerate(groups) for it in g.items]
-    results: list[LoglikelihoodResult | None] = [None] * len(flat)
+    results: list[LoglikelihoodResult] = []  # in the order of flat
     step = max(1, adapter.sizer.size())
     for lo in range(0, len(flat), step):
         part = flat[lo : lo + step]
@@ -163,22 +184,22 @@ def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[Log
             ).last_hidden_state
             states = torch.cat([last_states[rows][:, None, :], tail], dim=1)
             picked = torch.cat([states[i, : len(it.cont)] for i, (_, it) in enumerate(part)])
-            for i, res in enumerate(_score_states(adapter, picked, [it.cont for _, it in part])):
-                results[lo + i] = res
+            results.extend(_score_states(adapter, picked, [it.cont for _, it in part]))
     by_group: list[list[LoglikelihoodResult]] = [[] for _ in groups]
     for (gi, _), res in zip(flat, results):
-        by_group[gi].append(res)  # type: ignore[arg-type]
+        by_group[gi].append(res)
     return by_group
 
 
 def loglikelihood(
-    adapter: HFAdapter, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False,
-    plain: Callable[[Any, Sequence[_Item]], list[LoglikelihoodResult]] | None = None,
+    adapter: Scorable, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False,
+    plain: PlainScorer | None = None,
 ) -> list[LoglikelihoodResult]:
     """lm-eval's log-likelihoods. ``plain`` scores whole sequences (default: the transformers
     path with the LM head only where scored); other backends pass :func:`plain_batch_via_forward`
-    and ``share_context=False``."""
-    plain_fn = plain or _plain_batch
+    and ``share_context=False`` (the shared-context path is the transformers adapter's)."""
+    plain_fn: PlainScorer = plain or _plain_batch
+    shared_fn: Callable[[Any, Sequence[_Group]], list[list[LoglikelihoodResult]]] = _shared_batch
     items = [_Item(i, *encode_pair(adapter, r.context, r.continuation)) for i, r in enumerate(requests)]
     for it, req in zip(items, requests):
         if not it.cont:
@@ -189,21 +210,21 @@ def loglikelihood(
     fits = lambda g: all(len(g[0].ctx) + len(it.cont) <= adapter.max_length for it in g)  # noqa: E731
     shared = [_Group(list(k), v) for k, v in groups.items() if share_context and len(v) > 1 and fits(v)]
     shared_ids = {id(it) for g in shared for it in g.items}
-    plain = [it for it in items if id(it) not in shared_ids]
-    plain.sort(key=lambda it: (-(len(it.ctx) + len(it.cont)), it.index))
+    unshared = [it for it in items if id(it) not in shared_ids]
+    unshared.sort(key=lambda it: (-(len(it.ctx) + len(it.cont)), it.index))
     shared.sort(key=lambda g: (-len(g.ctx), g.items[0].index))
 
-    results: list[LoglikelihoodResult | None] = [None] * len(items)
+    results: dict[int, LoglikelihoodResult] = {}
     bar = tqdm(total=len(items), desc="loglikelihood", disable=not progress, leave=False)
     n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations are the rows
-    shared_res = run_batched(shared, adapter.sizer, lambda b: _shared_batch(adapter, b), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
+    shared_res = run_batched(shared, adapter.sizer, lambda b: shared_fn(adapter, b), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
     for g, res in zip(shared, shared_res):
         for it, r in zip(g.items, res):
             results[it.index] = r
-    for it, r in zip(plain, run_batched(plain, adapter.sizer, lambda b: plain_fn(adapter, b), on_batch=lambda b: bar.update(len(b)))):
+    for it, r in zip(unshared, run_batched(unshared, adapter.sizer, lambda b: plain_fn(adapter, b), on_batch=lambda b: bar.update(len(b)))):
         results[it.index] = r
     bar.close()
-    return results  # type: ignore[return-value]
+    return [results[i] for i in range(len(items))]  # every item is shared or not: all scored
 
 
 def rolling_windows(tokens: list[int], prefix: int, max_len: int) -> list[tuple[list[int], list[int]]]:
@@ -221,9 +242,9 @@ def rolling_windows(tokens: list[int], prefix: int, max_len: int) -> list[tuple[
     return windows
 
 
-def loglikelihood_rolling(adapter: HFAdapter, requests: Sequence[RollingRequest], progress: bool = False,
-                          plain: Callable[[Any, Sequence[_Item]], list[LoglikelihoodResult]] | None = None) -> list[float]:
-    plain_fn = plain or _plain_batch
+def loglikelihood_rolling(adapter: Scorable, requests: Sequence[RollingRequest], progress: bool = False,
+                          plain: PlainScorer | None = None) -> list[float]:
+    plain_fn: PlainScorer = plain or _plain_batch
     items: list[_Item] = []
     owners: list[int] = []
     for i, req in enumerate(requests):

@@ -3,7 +3,7 @@ character offsets, lm-eval's context/continuation split, right-padded batches.""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -24,6 +24,11 @@ class Tokenization:
 
     tokenizer: Any
     add_bos_token: bool
+
+    if TYPE_CHECKING:  # each adapter defines it (a property); declared here for the type checker only
+
+        @property
+        def device(self) -> torch.device: ...
 
     @property
     def prefix_token_id(self) -> int:
