@@ -113,14 +113,15 @@ class ForwardOutput:
 class NextTokenRule(Protocol):
     """A custom decoding rule: turns the model's next-token logits into scores.
 
-    ``start`` sees the prompt batch once (with per-site states when ``needs_states``); ``scores``
-    is called every step with the step's logits (B, V) and states {site: (B, 1, d)}; the argmax
-    (or a sample) of the returned scores is the next token. ``-inf`` excludes a token.
+    ``start`` sees the prompt batch once (its forward with per-site states when ``needs_states``,
+    else ``None``); ``scores`` is called every step with the step's logits (B, V) and states
+    {site: (B, 1, d)}; the argmax (or a sample) of the returned scores is the next token.
+    ``-inf`` excludes a token.
     """
 
     needs_states: bool
 
-    def start(self, adapter: ModelAdapter, prompt: ForwardOutput) -> None: ...
+    def start(self, adapter: ModelAdapter, prompt: ForwardOutput | None) -> None: ...
 
     def scores(self, logits: torch.Tensor, states: dict[int, torch.Tensor], step: int) -> torch.Tensor: ...
 

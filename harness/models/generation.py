@@ -77,7 +77,7 @@ def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest]) -> li
     prompts = [p[-budget:] if budget > 0 else p for p in prompts]
     sites = tuple(getattr(rule, "sites", ())) if rule is not None and rule.needs_states else ()
     if rule is not None:
-        rule.start(adapter, adapter.forward([r.prompt for r in reqs], sites=sites) if rule.needs_states else None)  # type: ignore[arg-type]
+        rule.start(adapter, adapter.forward([r.prompt for r in reqs], sites=sites) if rule.needs_states else None)
     first = prefill(adapter, prompts, req0.max_new_tokens, sites)
     if req0.do_sample:
         pick = sampler(req0.temperature, req0.top_p, [torch.Generator().manual_seed(r.seed) if r.seed is not None else None for r in reqs])
@@ -93,7 +93,7 @@ def generate(adapter: HFAdapter, requests: Sequence[GenerationRequest], progress
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(requests):
         groups.setdefault(r.settings_key(), []).append(i)
-    results: list[GenerationResult | None] = [None] * len(requests)
+    results: dict[int, GenerationResult] = {}
     bar = tqdm(total=len(requests), desc="generate", disable=not progress, leave=False)
     lengths = {i: len(r.prompt) for i, r in enumerate(requests)}
     for idx in groups.values():
@@ -102,4 +102,4 @@ def generate(adapter: HFAdapter, requests: Sequence[GenerationRequest], progress
         for i, res in zip(idx, run_batched(idx, adapter.sizer, batch_fn, on_batch=lambda b: bar.update(len(b)))):
             results[i] = res
     bar.close()
-    return results  # type: ignore[return-value]
+    return [results[i] for i in range(len(requests))]  # every request is in one group

@@ -232,12 +232,12 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault(r.settings_key(), []).append(i)
-        results: list[GenerationResult | None] = [None] * len(requests)
+        results: dict[int, GenerationResult] = {}
         for idx in groups.values():
             idx.sort(key=lambda i: (-len(requests[i].prompt), i))
             for i, res in zip(idx, run_batched(idx, self.sizer, lambda b: self._generate_batch([requests[i] for i in b]))):
                 results[i] = res
-        return results  # type: ignore[return-value]
+        return [results[i] for i in range(len(requests))]  # every request is in one group
 
     def _left_padded(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         ids, mask = left_padded(prompts, self.pad_token_id)
@@ -276,14 +276,16 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         return tracker.results()
 
     def _generate_with_rule(self, reqs: Sequence[GenerationRequest], prompts: list[list[int]], decoding: str) -> list[GenerationResult]:
-        """Custom decoding rules: the core decode loop, one trace per step."""
+        """Custom decoding rules (and ``decoding=greedy|sample``, which name no rule): the core
+        decode loop, one trace per step."""
         from harness.models.decoding import make_rule
         from harness.whitebox.decode import Prefilled
 
         req0 = reqs[0]
         rule = make_rule(self, decoding)
-        sites = tuple(getattr(rule, "sites", ())) if rule.needs_states else ()
-        rule.start(self, self.forward([r.prompt for r in reqs], sites=sites) if rule.needs_states else None)
+        sites = tuple(getattr(rule, "sites", ())) if rule is not None and rule.needs_states else ()
+        if rule is not None:
+            rule.start(self, self.forward([r.prompt for r in reqs], sites=sites) if rule.needs_states else None)
         ids, mask = self._left_padded(prompts)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
@@ -291,7 +293,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         first = Prefilled(out.past_key_values, mask, out.logits[:, -1, :], {s: h[:, -1:, :] for s, h in states.items()})
         pick = greedy if not req0.do_sample else sampler(req0.temperature, req0.top_p, [None] * len(reqs))
         tracker = StopTracker.for_requests(self.tokenizer, reqs, self.eos_ids())
-        decode(self.decode_step(), first, tracker, req0.max_new_tokens, pick, rule.scores, sites)
+        decode(self.decode_step(), first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites)
         return tracker.results()
 
 

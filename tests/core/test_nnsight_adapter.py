@@ -55,3 +55,14 @@ def test_every_model_forward_runs_inside_an_nnsight_trace():
     finally:
         handle.remove()
     assert outside
+
+
+def test_decoding_that_names_no_rule_generates_as_plain_greedy():
+    """``decoding=greedy`` names no decoding rule: the core loop generates without one (it used to
+    fail on the missing rule) and gives the text of plain greedy generation."""
+    adapter = nnsight_subject("llama").make(batch_size=2)
+    prompts = ["Once upon a time", "The capital of France is"]
+    plain = adapter.generate([GenerationRequest(p, max_new_tokens=5) for p in prompts])
+    named = adapter.generate([GenerationRequest(p, max_new_tokens=5, decoding="greedy") for p in prompts])
+    assert [r.text for r in named] == [r.text for r in plain]
+    assert all(r.text for r in plain)
