@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from harness.interventions.tokens import TokenBatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import PreTrainedModel
+
+    from harness.models.hf import HFAdapter
 
 #: fn(h_base, h_source) -> new base state; all (B, d). Modules with parameters may be trained.
 #: The same signature as :class:`harness.models.base.Intervention`'s ``fn``: one way to intervene.
@@ -107,7 +112,7 @@ class InterchangeEngine:
     ``--batch-size`` and out-of-memory halving apply to clean runs) or, in tests, on a bare model.
     """
 
-    def __init__(self, adapter_or_model, pad_id: int | None = None):
+    def __init__(self, adapter_or_model: HFAdapter | PreTrainedModel, pad_id: int | None = None):
         from harness.whitebox.layout import Layout
 
         if isinstance(adapter_or_model, nn.Module):
@@ -143,7 +148,7 @@ class InterchangeEngine:
         for s in keep:
             self._check_site(s)
 
-        def chunk(rows: Sequence[int]) -> list[CachedRun]:
+        def chunk(rows: Sequence[int]) -> list[CachedRun | None]:
             part = self._run_chunk(batch.select(list(rows)), keep)
             return [part] + [None] * (len(rows) - 1)  # one run per chunk; run_batched counts rows
 
@@ -151,7 +156,7 @@ class InterchangeEngine:
         if self.sizer is not None:
             parts = [p for p in run_batched(rows, self.sizer, chunk, default=chunk_size) if p is not None]
         else:
-            parts = [chunk(rows[i : i + chunk_size])[0] for i in range(0, len(rows), chunk_size)]
+            parts = [self._run_chunk(batch.select(rows[i : i + chunk_size]), keep) for i in range(0, len(rows), chunk_size)]
         return parts[0] if len(parts) == 1 else CachedRun.concat(parts, self.pad_id)
 
     def _run_chunk(self, batch: TokenBatch, keep: set[int]) -> CachedRun:

@@ -42,6 +42,8 @@ def swap_subspace(h_base: torch.Tensor, h_source: torch.Tensor, rows: torch.Tens
 class Subspace(nn.Module):
     """Swap the subspace spanned by fixed ``directions`` (orthonormalised on construction)."""
 
+    rows: torch.Tensor  # a buffer: (k, d), orthonormal
+
     def __init__(self, directions: torch.Tensor):
         super().__init__()
         self.register_buffer("rows", orthonormal_rows(directions))

@@ -76,8 +76,9 @@ class GenerationResult:
 
 
 #: The one intervention signature: ``fn(h_base, h_source) -> new base state``, all (B, d) (or
-#: (B, k, d) for k positions each). ``h_source`` is None when an edit has no source.
-InterventionFn = Callable[["torch.Tensor", "torch.Tensor | None"], "torch.Tensor"]
+#: (B, k, d) for k positions each). ``h_source`` is the edit's source tensor, or None when it
+#: has none: typed ``Any`` so that a function of two tensors (the interchange engine's) serves.
+InterventionFn = Callable[["torch.Tensor", Any], "torch.Tensor"]
 
 
 @dataclass

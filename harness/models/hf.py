@@ -164,7 +164,7 @@ class HFAdapter(Tokenization, ModelAdapter):
 
         return Unembedder.from_layout(self.layout)
 
-    def mlp_projection(self, layer: int) -> tuple[torch.nn.Parameter, str]:
+    def mlp_projection(self, layer: int) -> tuple[torch.Tensor, str]:
         """Block ``layer``'s (1-based) MLP output projection weight, which weight editors change
         inside :meth:`weight_edits`, and its orientation: ``"out_in"`` for (d_model, d_ff)
         (``nn.Linear``) or ``"in_out"`` for (d_ff, d_model) (GPT-2's ``Conv1D``). Its input is

@@ -119,7 +119,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
 
         return Unembedder.from_layout(self._layout)
 
-    def mlp_projection(self, layer: int) -> tuple[torch.nn.Parameter, str]:
+    def mlp_projection(self, layer: int) -> tuple[torch.Tensor, str]:
         return self._layout.mlp_projection(layer)
 
     def interchange_engine(self) -> Any:

@@ -10,10 +10,13 @@ ROME/MEMIT-style editors map to a new value).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import PreTrainedModel
 
 #: A residual site (int) or an MLP site (("mlp_in" | "mlp_out", block number 1..L)).
 Site = Union[int, tuple]
@@ -41,7 +44,7 @@ def _base(model: nn.Module) -> nn.Module:
 class Layout:
     """The model's decoder blocks, the module that owns them, its final norm and LM head."""
 
-    model: nn.Module
+    model: PreTrainedModel
     base: nn.Module
     blocks: nn.ModuleList
     blocks_attr: str  # attribute of ``base`` holding ``blocks`` (swapped to skip blocks, never methods)
@@ -50,7 +53,7 @@ class Layout:
     softcap: float | None
 
     @classmethod
-    def of(cls, model: nn.Module) -> Layout:
+    def of(cls, model: PreTrainedModel) -> Layout:
         base = _base(model)
         blocks, attr = None, ""
         for name in _BLOCK_LIST_NAMES:
@@ -89,11 +92,14 @@ class Layout:
                 return module
         raise TypeError(f"the MLP of block {layer} of {type(self.model).__name__} has no output projection (looked for {', '.join(_DOWN_NAMES)})")
 
-    def mlp_projection(self, layer: int) -> tuple[nn.Parameter, str]:
+    def mlp_projection(self, layer: int) -> tuple[torch.Tensor, str]:
         """Block ``layer``'s MLP output projection weight and its orientation: ``"out_in"`` for
         (d_model, d_ff) (``nn.Linear``) or ``"in_out"`` for (d_ff, d_model) (GPT-2's ``Conv1D``)."""
         module = self.mlp_down(int(layer))
-        return module.weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
+        weight = module.weight
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"the MLP output projection of block {layer} has a {type(weight).__name__} as its weight, not a tensor")
+        return weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
 
     def check_site(self, site: Site) -> None:
         n = self.num_layers

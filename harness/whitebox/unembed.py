@@ -20,11 +20,12 @@ class Unembedder:
     @classmethod
     def from_layout(cls, layout: Layout) -> Unembedder:
         head = layout.head
-        if not hasattr(head, "weight"):
+        weight = getattr(head, "weight", None)
+        if not isinstance(weight, torch.Tensor):
             raise AttributeError(f"the LM head of {type(layout.model).__name__} has no weight")
-        emb = layout.model.get_input_embeddings()
-        tied = emb is not None and getattr(emb, "weight", None) is not None and emb.weight.data_ptr() == head.weight.data_ptr()
-        return cls(head.weight, getattr(head, "bias", None), layout.norm, tied)
+        emb_weight = getattr(layout.model.get_input_embeddings(), "weight", None)
+        tied = isinstance(emb_weight, torch.Tensor) and emb_weight.data_ptr() == weight.data_ptr()
+        return cls(weight, getattr(head, "bias", None), layout.norm, tied)
 
     @property
     def vocab_size(self) -> int:
