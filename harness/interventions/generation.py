@@ -76,7 +76,12 @@ def generate_with_intervention(
     picked: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []
     tracker = StopTracker(tokenizer, [()] * len(run), set(eos or ()))
-    decode(engine.decode_step(), first, tracker, max_new_tokens, on_step=lambda lg, t: (logits.append(lg), picked.append(t)))
+
+    def keep(step_logits: torch.Tensor, tokens: torch.Tensor) -> None:
+        logits.append(step_logits)
+        picked.append(tokens)
+
+    decode(engine.decode_step(), first, tracker, max_new_tokens, on_step=keep)
     tokens = torch.stack(picked, dim=1)
     for i, why in enumerate(tracker.finish):  # after a row's EOS, repeat it (as a padded batch would)
         if why == "eos":

@@ -96,6 +96,8 @@ def batches(n: int, cfg: TrainConfig) -> list[list[int]]:
 
 def _step(problem: Problem, module: nn.Module, rows: Sequence[int], opt, sched, loss_fn) -> float:
     """One optimisation step on ``rows``; returns its loss."""
+    if problem.targets is None:
+        raise ValueError("a training problem needs targets (the token ids to predict)")
     rows_t = torch.tensor(rows, dtype=torch.long)
     loss = loss_fn(problem.logits(module, rows_t), problem.targets[rows_t])
     opt.zero_grad(set_to_none=True)

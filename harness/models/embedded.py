@@ -102,8 +102,9 @@ def converted_path(name: str) -> Path:
         gguf = model.locate(pkg)
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         lm = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        if getattr(lm, "hf_quantizer", None) is not None:
-            lm.hf_quantizer.remove_quantization_config(lm)
+        quantizer = getattr(lm, "hf_quantizer", None)
+        if quantizer is not None:
+            quantizer.remove_quantization_config(lm)
         tmp = target.with_name(f".{name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         lm.save_pretrained(tmp)

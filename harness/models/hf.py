@@ -133,7 +133,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         tokenizer = AutoTokenizer.from_pretrained(pretrained, **tok_kw)
         model = AutoModelForCausalLM.from_pretrained(pretrained, **load_kw)
         if not device_map:
-            model = model.to(dev)
+            model = model.to(dev)  # type: ignore[arg-type]  # transformers wraps Module.to with functools.wraps, which types it unbound
         name = kwargs.pop("name", None) or Path(str(pretrained)).name
         return cls(model, tokenizer, name=name, source=f"{pretrained}{'/' + gguf_file if gguf_file else ''}", **kwargs)
 

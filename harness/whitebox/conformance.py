@@ -54,6 +54,11 @@ def _ref_device(subject: Subject) -> torch.device:
     return next(subject.reference.parameters()).device
 
 
+def _prefixed(label: str) -> Callable[[str], str]:
+    """An ``assert_close`` message that names what was compared."""
+    return lambda msg: f"{label}: {msg}"
+
+
 def _close(a: float, b: float, atol: float, what: str) -> None:
     assert abs(a - b) <= atol, f"{what}: {a} vs {b} (|diff| {abs(a - b):.2e} > {atol:.0e})"
 
@@ -84,8 +89,8 @@ def check_batched_equals_unbatched(subject: Subject) -> None:
         for a, b in zip(one.loglikelihood(reqs), many.loglikelihood(reqs)):
             _close(a.logprob, b.logprob, subject.atol, "batched vs unbatched log-likelihood")
     _needs(one, Capability.GENERATION)
-    reqs = [GenerationRequest(p, max_new_tokens=6) for p in PROMPTS]
-    assert [r.text for r in one.generate(reqs)] == [r.text for r in many.generate(reqs)], "batched generation differs"
+    gen_reqs = [GenerationRequest(p, max_new_tokens=6) for p in PROMPTS]
+    assert [r.text for r in one.generate(gen_reqs)] == [r.text for r in many.generate(gen_reqs)], "batched generation differs"
 
 
 def check_generation_equals_one_at_a_time(subject: Subject) -> None:
@@ -125,7 +130,7 @@ def check_site_reads_equal_hidden_states(subject: Subject) -> None:
         length = ids.shape[1]
         for site in range(n):
             torch.testing.assert_close(out.states[site][i, :length].float().cpu(), ref.hidden_states[site][0].float().cpu(),
-                                       atol=subject.atol, rtol=subject.atol, msg=lambda m, s=site: f"site {s}: {m}")
+                                       atol=subject.atol, rtol=subject.atol, msg=_prefixed(f"site {site}"))
         final = adapter.unembed(out.states[n][i : i + 1, :length], final_norm=True)
         torch.testing.assert_close(final[0].float().cpu(), ref.logits[0].float().cpu(), atol=10 * subject.atol, rtol=10 * subject.atol)
 
@@ -186,7 +191,7 @@ def check_interchange_equals_hooked_forward(subject: Subject) -> None:
                 finally:
                     handle.remove()
             torch.testing.assert_close(fast[i].float().cpu(), oracle.float().cpu(), atol=10 * subject.atol, rtol=10 * subject.atol,
-                                       msg=lambda m, s=site: f"interchange at site {s}: {m}")
+                                       msg=_prefixed(f"interchange at site {site}"))
 
 
 def check_hooks_removed_after_exception(subject: Subject) -> None:

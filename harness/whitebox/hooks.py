@@ -143,5 +143,10 @@ def intervention_edits(interventions: Iterable[Any], lengths: Sequence[int]) -> 
     edits: dict[Site, list[Edit]] = {}
     for iv in interventions:
         pos = absolute_positions(iv.positions, lengths)
-        edits.setdefault(iv.site, []).append(position_edit(pos, lambda old, fn=iv.fn, src=iv.source: fn(old, src)))
+        edits.setdefault(iv.site, []).append(position_edit(pos, _with_source(iv.fn, iv.source)))
     return edits
+
+
+def _with_source(fn: Callable[[torch.Tensor, Any], torch.Tensor], source: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``fn(old, source)`` as a function of ``old`` alone (``source`` bound now, not at call time)."""
+    return lambda old: fn(old, source)
