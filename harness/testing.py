@@ -27,7 +27,7 @@ def tiny_config(arch: str = "llama", vocab_size: int = 49152, **overrides: Any) 
         cfg = GPT2Config(vocab_size=vocab_size, n_embd=64, n_layer=3, n_head=4, n_positions=512, bos_token_id=2, eos_token_id=2)
     elif arch == "neox":
         cfg = GPTNeoXConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
-                            num_attention_heads=4, max_position_embeddings=512, rotary_pct=0.25, bos_token_id=1, eos_token_id=2)  # type: ignore[call-arg]  # a legacy argument transformers still accepts, not in its typed signature
+                            num_attention_heads=4, max_position_embeddings=512, bos_token_id=1, eos_token_id=2)  # NeoX's default partial rotary (0.25)
     elif arch == "gemma3":  # sliding layers, scaled embeddings, soft-capped logits, BOS by default
         from transformers import Gemma3TextConfig
 
