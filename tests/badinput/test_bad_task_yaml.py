@@ -40,13 +40,13 @@ def test_hostile_file_is_refused_fast_and_alone(tmp_path, name):
     good = toy_task(tmp_path, [{"id": "a", "x": 1}])
     (tmp_path / "tasks" / name).write_text(HOSTILE[name])
     tracemalloc.start()
-    t0 = time.time()
+    t0 = time.process_time()  # CPU seconds: wall time swings with other load on the machine
     try:
         index = scan(tmp_path / "tasks")
-        elapsed, peak = time.time() - t0, tracemalloc.get_traced_memory()[1]
+        elapsed, peak = time.process_time() - t0, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert elapsed < 2.0 and peak < 200 * 2**20
+    assert elapsed < 10.0 and peak < 200 * 2**20  # a YAML bomb takes minutes and GBs; a refused file takes ms
     assert "toy" in index.tasks and len(index.errors) == 1
     assert f"{name}:" in index.errors[0] and "refused" in index.errors[0]
     listing = run_toy(["--plugin", "toyplugin", "--include-path", str(tmp_path / "tasks"), "list"])
