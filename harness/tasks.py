@@ -254,9 +254,9 @@ def instantiate(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] 
     """Build the benchmark from the task's args; unknown/missing args name the YAML line."""
     from harness.taskenv import expand_args
 
-    args = check_args(cfg, benchmark_cls, overrides)
+    args = expand_args(cfg, check_args(cfg, benchmark_cls, overrides))
     try:
-        return benchmark_cls(**expand_args(cfg, args))
+        return benchmark_cls(**args)
     except (TypeError, ValueError) as err:
         raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: invalid arguments for benchmark {cfg.benchmark!r}: {err}") from err
 

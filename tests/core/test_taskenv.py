@@ -22,7 +22,8 @@ def test_unset_refdata_names_the_variable_and_the_line():
 
     res = subprocess.run([sys.executable, "-m", "harness", "run", "--tasks", "mquake_hard_noedit", "--limit", "1"],
                          capture_output=True, text=True, env=_env_without_refdata(), cwd=REPO, timeout=300)
-    assert_user_error(res, "HARNESS_REFDATA is not set", "mquake_hard_noedit.yaml:", "reference data")
+    assert_user_error(res, "HARNESS_REFDATA is not set", "mquake_hard_noedit.yaml:8:", "reference data")
+    assert "invalid arguments" not in res.stderr
 
 
 def test_refdata_pointing_nowhere_says_what_it_expanded_to(tmp_path):
