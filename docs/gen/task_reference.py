@@ -16,7 +16,7 @@ from harness.tasks import TASK_KEYS, TaskIndex
 
 HEADER = """# Task YAML
 
-A task file is one YAML mapping with the fields {fields}; `task` defaults to the file's stem,
+A task file is one YAML mapping with the fields FIELDS; `task` defaults to the file's stem,
 `benchmark` is required, `args` are passed to the benchmark and checked against the arguments
 listed below (an unknown or missing argument is reported with the file and line). A suite file
 has `suite: NAME`, `tasks: [...]` and an optional `description`; a tag works as a suite too
@@ -27,10 +27,10 @@ task: causalgym_pronoun_mean
 benchmark: causalgym
 description: He/she agreement, mean difference at two layers
 tags: [quick]
-args: {{tasks: [agr_pronoun], methods: [mean], layers: [4, 12], n_train: 16, n_eval: 12}}
+args: {tasks: [agr_pronoun], methods: [mean], layers: [4, 12], n_train: 16, n_eval: 12}
 ```
 
-String arguments may name environment variables (`$NAME` or `${{NAME}}`), expanded when a run
+String arguments may name environment variables (`$NAME` or `${NAME}`), expanded when a run
 builds the task (never when it is listed). The acceptance tasks use `$HARNESS_REFDATA`, the
 folder that holds the papers' own data (not shipped): subfolders `causalgym/`, `mquake/`,
 `ravel/`, `truthfulqa/` and `llm_usage/`. An unset variable, or a path that does not exist
@@ -86,7 +86,7 @@ def _benchmark(name: str, spec, tasks: list[str]) -> list[str]:
 def render() -> str:
     pm = PluginManager().load()
     index = TaskIndex.scan(pm.task_paths())
-    lines = [HEADER.format(fields=", ".join(f"`{k}`" for k in sorted(TASK_KEYS)))]
+    lines = [HEADER.replace("FIELDS", ", ".join(f"`{k}`" for k in sorted(TASK_KEYS)))]
     for name, spec in sorted(pm.registry().benchmarks.items()):
         tasks = sorted(t for t, cfg in index.tasks.items() if cfg.benchmark == name)
         lines += _benchmark(name, spec, tasks)
