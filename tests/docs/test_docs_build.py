@@ -107,3 +107,16 @@ def test_performance_generator_renders_any_json_shape_and_marks_removed_figures(
     assert "`results/bench/broken.json`" in page and "could not be read" in page
     assert "`harness bench generation`" in page.split("## Removed figures", 1)[1]  # no generation JSON here
     assert "`harness bench scoring`" not in page.split("## Removed figures", 1)[1]  # scoring has its file
+
+
+def test_readme_and_contributing_links_resolve():
+    import re
+
+    for name in ("README.md", "CONTRIBUTING.md", *[str(p.relative_to(REPO)) for p in REPO.glob("*/*/README.md")]):
+        path = REPO / name
+        links = re.findall(r"\]\(([^)\s]+)\)", path.read_text(encoding="utf-8"))
+        local = [link.split("#")[0] for link in links if not re.match(r"[a-z]+:", link) and not link.startswith("#")]
+        missing = [link for link in local if link and not (path.parent / link).exists()]
+        assert missing == [], (name, missing)
+        if name == "README.md":
+            assert len(local) >= 10
