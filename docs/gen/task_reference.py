@@ -8,11 +8,14 @@ same task index ``harness list`` reads. Run by mkdocs-gen-files at build time.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import mkdocs_gen_files
 
 from harness.pluginmanager import PluginManager
 from harness.tasks import TASK_KEYS, TaskIndex
+
+PLUGIN_PAGES = Path(__file__).resolve().parents[1] / "plugins"
 
 HEADER = """# Task YAML
 
@@ -60,7 +63,8 @@ def _docstring(obj: object) -> list[str]:
 
 
 def _benchmark(name: str, spec, tasks: list[str]) -> list[str]:
-    lines = [f"## `{name}`", "", f"Plugin `{spec.plugin}`. {spec.description}".rstrip(), ""]
+    page = f" Method, data and results: [the plugin's page](../plugins/{spec.plugin}.md)." if (PLUGIN_PAGES / f"{spec.plugin}.md").exists() else ""
+    lines = [f"## `{name}`", "", f"Plugin `{spec.plugin}`. {spec.description}".rstrip() + page, ""]
     try:
         cls = spec.load()
     except Exception as err:  # noqa: BLE001 - a plugin whose extra is missing is documented as such
