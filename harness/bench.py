@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -37,12 +38,16 @@ A: Telescopes use lenses or mirrors to focus light and make objects appear close
 Q: Where were the 1992 Olympics held?
 A: The 1992 Olympics were held in Barcelona, Spain."""
 
-REFDATA_TQA = Path(__file__).resolve().parent.parent.parent / "shared" / "refdata" / "truthfulqa" / "TruthfulQA-dev400.csv"
+def _refdata_tqa() -> Path | None:
+    """The reference TruthfulQA CSV under ``$HARNESS_REFDATA``, when that is set and has it."""
+    root = os.environ.get("HARNESS_REFDATA")
+    path = Path(root) / "truthfulqa" / "TruthfulQA-dev400.csv" if root else None
+    return path if path is not None and path.exists() else None
 
 
 def mc_questions(n: int, path: Path | None) -> list[tuple[str, list[str]]]:
     """(question, answers) pairs: from a TruthfulQA CSV, else synthetic arithmetic questions."""
-    path = path or (REFDATA_TQA if REFDATA_TQA.exists() else None)
+    path = path or _refdata_tqa()
     out: list[tuple[str, list[str]]] = []
     if path is not None:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -158,6 +163,6 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gen-batch-size", type=int, default=16)
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--data", type=Path, default=None, help="a TruthfulQA-format CSV (default: shared refdata if present)")
+    p.add_argument("--data", type=Path, default=None, help="a TruthfulQA-format CSV (default: $HARNESS_REFDATA/truthfulqa/TruthfulQA-dev400.csv if present, else synthetic questions)")
     p.add_argument("--json", default=None, help="also write the report here")
     p.set_defaults(func=cmd_bench)

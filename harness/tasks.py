@@ -2,10 +2,10 @@
 
 A task file holds one mapping::
 
-    task: causalgym_agr_sv_num          # unique name (defaults to the file's stem)
+    task: causalgym_pronoun_mean        # unique name (defaults to the file's stem)
     benchmark: causalgym                # a registered benchmark
-    description: Subject-verb number agreement
-    args: {task_name: agr_sv_num, split: dev, limit: 20}
+    description: He/she agreement, mean difference at site 2
+    args: {tasks: [agr_pronoun], methods: [mean], layers: [2]}
 
 A suite file groups tasks: ``suite: NAME`` and ``tasks: [a, b, c]``; a tag works as a suite
 too (tasks tagged ``default`` form the default suite that ``harness run`` runs). Files are searched in
@@ -252,6 +252,17 @@ class TaskIndex:
 
 def instantiate(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] | None = None) -> Any:
     """Build the benchmark from the task's args; unknown/missing args name the YAML line."""
+    from harness.taskenv import expand_args
+
+    args = expand_args(cfg, check_args(cfg, benchmark_cls, overrides))
+    try:
+        return benchmark_cls(**args)
+    except (TypeError, ValueError) as err:
+        raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: invalid arguments for benchmark {cfg.benchmark!r}: {err}") from err
+
+
+def check_args(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The task's args checked against the benchmark's ``__init__`` signature, without building it."""
     args = {**cfg.args, **(overrides or {})}
     sig = inspect.signature(benchmark_cls.__init__)
     params = {n: p for n, p in sig.parameters.items() if n != "self"}
@@ -270,7 +281,4 @@ def instantiate(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] 
     missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in args]
     if missing:
         raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: missing required argument(s) {missing} for benchmark {cfg.benchmark!r}")
-    try:
-        return benchmark_cls(**args)
-    except (TypeError, ValueError) as err:
-        raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: invalid arguments for benchmark {cfg.benchmark!r}: {err}") from err
+    return args

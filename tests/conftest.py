@@ -17,6 +17,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # `harness run` without --output-path writes to ./harness-runs; tests keep that out of the repository.
 os.environ.setdefault("HARNESS_RUNS_DIR", tempfile.mkdtemp(prefix="harness-runs-"))
+# Acceptance task files name the papers' data as $HARNESS_REFDATA/...; point it at the local copy.
+if REFDATA.is_dir():
+    os.environ.setdefault("HARNESS_REFDATA", str(REFDATA))
 
 
 @pytest.fixture(scope="session")

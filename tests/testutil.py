@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-REFDATA = REPO.parent / "shared" / "refdata"
+# The papers' reference data: $HARNESS_REFDATA, or a shared/refdata folder beside the clone.
+REFDATA = Path(os.environ.get("HARNESS_REFDATA") or REPO.parent / "shared" / "refdata")
 
 
 def refdata(*parts: str) -> Path:
-    """A path under ../shared/refdata, or skip the test when that data is absent."""
+    """A path under the reference data folder, or skip the test when that data is absent."""
     path = REFDATA.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"reference data {path} is not present")

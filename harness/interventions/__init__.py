@@ -1,6 +1,6 @@
 """Interchange interventions shared by CausalGym, RAVEL and any plugin that needs them.
 
-Quick tour (see README.md in this folder)::
+Quick tour (see docs/interventions.md)::
 
     from harness.interventions import (InterchangeEngine, TokenBatch, CachedProblem,
                                        RotatedSubspace, Subspace, vanilla, train, TrainConfig,

@@ -43,7 +43,7 @@ def _coerce(raw: str) -> Any:
 
 @dataclass(frozen=True)
 class MethodSetting:
-    """One way of scoring an answer token (see the README's formulas)."""
+    """One way of scoring an answer token (see the formulas on the plugin's docs page, docs/plugins/activation_decoding.md)."""
 
     method: str = "greedy"
     alpha: float = 0.0

@@ -38,7 +38,7 @@ def _metrics() -> tuple[MetricSpec, ...]:
                                 f"{label}: the paper's rule, log-odds minus log-odds on the control task (labels ' dog'/' give')"))
     for key, label in METHODS.items():
         specs.append(MetricSpec(f"selectivity_abs_{key}", f"Selectivity, sign-free ({label})", True,
-                                f"{label}: log-odds minus |log-odds on the control task| (never above the effect; see the README)"))
+                                f"{label}: log-odds minus |log-odds on the control task| (never above the effect; see docs/plugins/causalgym.md)"))
     specs.append(MetricSpec("task_accuracy", "Model task acc.", True,
                             "how often the model itself prefers the right label (bases and sources of the eval pairs)"))
     return tuple(specs)

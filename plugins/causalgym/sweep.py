@@ -9,7 +9,7 @@ cell's *training* pairs is held out (never the evaluation pairs), the rest are t
 training stops when the held-out loss has not improved for ``das_patience`` evaluations (one
 every ``das_eval_every`` steps) or at ``das_max_steps``; the best evaluated rotation is kept and
 the steps taken are reported. Selectivity is reported by the paper's rule (effect - control) and
-by a sign-free one (effect - |control|), see the plugin README.
+by a sign-free one (effect - |control|), see docs/plugins/causalgym.md.
 """
 
 from __future__ import annotations

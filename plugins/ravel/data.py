@@ -109,7 +109,7 @@ def file_names(entity_type: str) -> dict[str, str]:
 
 def _read_json(path: Path) -> Any:
     if not path.exists():
-        raise RavelDataError(f"{path}: file not found (RAVEL needs the five per-type files; see plugins/ravel/README.md)")
+        raise RavelDataError(f"{path}: file not found (RAVEL needs the five per-type files; see the RAVEL page of the docs, docs/plugins/ravel.md)")
     try:
         from harness.textio import read_utf8
 

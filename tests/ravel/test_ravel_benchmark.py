@@ -159,6 +159,8 @@ def test_shipped_task_files_instantiate(tmp_path, monkeypatch):
 
     folder = Path(__file__).resolve().parents[2] / "tasks" / "ravel"
     monkeypatch.setenv("RAVEL_DATA", str(tmp_path))
+    (tmp_path / "ravel").mkdir()
+    monkeypatch.setenv("HARNESS_REFDATA", str(tmp_path))
     names = []
     for path in sorted(folder.glob("*.yaml")):
         cfg = parse_file(path)

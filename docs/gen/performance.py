@@ -1,0 +1,144 @@
+"""Generate ``performance.md`` from the committed benchmark JSON files under ``results/bench/``.
+
+Every ``*.json`` file there is rendered, whatever its shape: scalars become a list, a mapping of
+records becomes a table (one row per record), and a mapping field the records share (such as
+``metrics``) becomes a side-by-side table. A figure the docs used to quote without a committed
+JSON file is listed as removed until its file exists. Run by mkdocs-gen-files at build time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mkdocs_gen_files
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "results" / "bench"
+
+INTRO = """# Performance
+
+Speed targets are benchmarks that print ratios measured side by side in one run (variants
+interleaved, medians of repeats), never timed unit tests:
+
+```bash
+harness bench scoring      # multiple choice: our adapter vs lm-eval HFLM, same requests, model and batch size
+harness bench generation   # batched greedy generation vs one prompt at a time
+python tests/perf/bench_llm_usage.py          # LLM-usage estimator vs a per-sentence implementation
+python tests/perf/bench_interventions.py      # cached interchange interventions vs full forwards with hooks
+OMP_NUM_THREADS=1 python tests/perf/compare_backends.py --out results/bench/backends.json   # hf vs nnsight
+```
+
+`harness bench scoring` builds TruthfulQA-style requests (the 6-shot QA primer, each question's
+answers as continuations; questions from `--data`, or `$HARNESS_REFDATA/truthfulqa/` when set,
+else synthetic ones) and also prints the largest log-prob difference between the two
+implementations. On a shared machine the ratio, not the absolute speed, is the result.
+
+Where the generation speed-up comes from: on a CPU, prefill of a 150-token prompt is
+compute-bound, so stacking prompts saves little there; batching mainly saves per-step overhead
+in the decoding steps. Prompts in a batch that share a token prefix (a few-shot primer, MeLLo's
+demonstrations) have that prefix run once and its KV cache repeated for every row; the suffixes
+are left-padded after it, the attention mask hides the padding and position ids count only real
+tokens, so outputs equal one-at-a-time generation (tested on Llama, GPT-2 and GPT-NeoX). The
+model adapter option `share_prefix=false` turns this off. Prefill also computes the LM head for
+the last position only.
+
+Every table below is generated from a JSON file committed under `results/bench/`; a number
+that has no such file is not shown.
+"""
+
+# Figures earlier versions of the README quoted without a committed JSON file: shown as removed
+# until a results/bench/*.json file whose name contains the key exists.
+FORMERLY_QUOTED = {
+    "scoring": "`harness bench scoring`: multiple-choice scoring, our adapter vs lm-eval's HFLM (tokens per second and ratio)",
+    "generation": "`harness bench generation`: batched greedy generation vs one prompt at a time (with and without shared-prefix reuse)",
+}
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, list):
+        return len(value) <= 12 and all(_scalar(v) and not isinstance(v, list) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value) or "none"
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
+def _is_records(value: Any) -> bool:
+    """A non-empty mapping whose values are all mappings with at least one scalar field."""
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(v, dict) and any(_scalar(x) for x in v.values()) for v in value.values())
+
+
+def _records(value: dict[str, dict[str, Any]], level: int) -> list[str]:
+    cols = list(dict.fromkeys(k for rec in value.values() for k, v in rec.items() if _scalar(v)))
+    lines = _table(["", *[f"`{c}`" for c in cols]], [[f"`{name}`", *[_fmt(rec.get(c)) for c in cols]] for name, rec in value.items()])
+    shared = dict.fromkeys(k for rec in value.values() for k, v in rec.items() if isinstance(v, dict))
+    for field in shared:
+        subs = {name: rec.get(field) for name, rec in value.items()}
+        if all(isinstance(s, dict) and all(_scalar(x) for x in s.values()) for s in subs.values() if s is not None):
+            keys = list(dict.fromkeys(k for s in subs.values() if s for k in s))
+            lines += [f"`{field}`:", ""]
+            lines += _table(["", *[f"`{n}`" for n in subs]], [[f"`{k}`", *[_fmt((s or {}).get(k)) for s in subs.values()]] for k in keys])
+        else:
+            for name, sub in subs.items():
+                if sub is not None:
+                    lines += _node(f"{name} / {field}", sub, level + 1)
+    return lines
+
+
+def _node(title: str, value: Any, level: int) -> list[str]:
+    lines = [f"{'#' * min(level, 6)} {title}", ""] if title else []
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        cols = list(dict.fromkeys(k for rec in value for k, v in rec.items() if _scalar(v)))
+        return lines + _table([f"`{c}`" for c in cols], [[_fmt(rec.get(c)) for c in cols] for rec in value])
+    if not isinstance(value, dict):
+        return lines + [_fmt(value), ""]
+    scalars = {k: v for k, v in value.items() if _scalar(v)}
+    lines += [f"* `{k}`: {_fmt(v)}" for k, v in scalars.items()] + ([""] if scalars else [])
+    rest = {k: v for k, v in value.items() if k not in scalars}
+    if _is_records(rest) and len(rest) > 1:
+        return lines + _records(rest, level)
+    for key, sub in rest.items():
+        if _is_records(sub):
+            lines += [f"{'#' * min(level + 1, 6)} {key}", ""] + _records(sub, level + 1)
+        else:
+            lines += _node(key if not title else f"{title} / {key}", sub, level + 1)
+    return lines
+
+
+def render(bench: Path = BENCH) -> str:
+    files = sorted(bench.glob("*.json")) if bench.is_dir() else []
+    lines = [INTRO]
+    lines += ["Committed benchmark files: " + (", ".join(f"`results/bench/{f.name}`" for f in files) or "none") + ".", ""]
+    for path in files:
+        lines += [f"## `results/bench/{path.name}`", ""]
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            lines += [f"This file could not be read ({err}).", ""]
+            continue
+        lines += _node("", data, 3)
+    removed = [text for key, text in FORMERLY_QUOTED.items() if not any(key in f.stem for f in files)]
+    if removed:
+        lines += ["## Removed figures", "",
+                  "These figures were quoted by earlier versions of this documentation without a committed "
+                  "benchmark JSON file, so they are removed until their file is committed:", ""]
+        lines += [f"* {text}: **removed** (no `results/bench/*.json`)" for text in removed] + [""]
+    return "\n".join(lines)
+
+
+with mkdocs_gen_files.open("performance.md", "w") as fh:
+    fh.write(render())
