@@ -41,6 +41,8 @@ def adapter_config(adapter: Any) -> dict[str, Any] | None:
             out[key] = getattr(adapter, key)
     decoding = getattr(adapter, "decoding", None)
     out["decoding"] = str(decoding) if decoding else None
+    if getattr(decoding, "typed", False):
+        out["decoding_params"] = decoding.effective  # with the decoder's defaults filled in
     sizer = getattr(adapter, "sizer", None)
     if sizer is not None:
         out["batch_size"] = {"requested": getattr(sizer, "requested", None), "resolved": getattr(sizer, "_size", None),
@@ -59,7 +61,7 @@ def versions(pm: Any) -> dict[str, Any]:
         harness = metadata.version("interp-harness")
     except metadata.PackageNotFoundError:
         harness = None
-    plugins = {i.name: (i.version or None) for i in sorted(pm.infos.values(), key=lambda i: i.name) if i.status == "loaded"} if pm else {}
+    plugins = {i.name: (i.version or None) for i in sorted(pm.infos.values(), key=lambda i: i.name) if i.status == "ok"} if pm else {}
     return {"harness": harness, "plugins": plugins}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Mapping
 
-from harness.options import Min, Options, OptionError, bind, coerce, options_of, suggestion, unknown_error
+from harness.options import Min, Options, OptionError, bind, coerce, options_of, suggestion
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.registry import DecoderSpec
@@ -58,7 +58,7 @@ def bind_model_args(adapter: str, factory: Callable[..., Any], args: Mapping[str
     spec = None
     if rest.get("decoding") not in (None, ""):
         if "decoding" not in opts and not opts.open:
-            raise _own(unknown_error("decoding", opts.fields, WHAT, owner))
+            raise ModelArgError(f"{WHAT}: unknown model argument(s) ['decoding'] for {owner}; accepted: {', '.join(opts.names())}")
         spec = DecodingSpec.parse(rest.pop("decoding"), f"{WHAT} decoding")
     decoder, dec_opts = None, None
     if spec is not None and not spec.plain and decoders is not None:
@@ -70,18 +70,22 @@ def bind_model_args(adapter: str, factory: Callable[..., Any], args: Mapping[str
         except Exception as err:  # noqa: BLE001 - a decoder that cannot be imported is a bad choice, not a crash
             raise ModelArgError(f"{WHAT} decoding={spec.name}: its implementation cannot be imported: {type(err).__name__}: {err}") from None
         dec_opts = decoder_options(decoder)
-    moved = {}
+    moved, unknown = {}, []
     for name in [n for n in rest if n not in opts]:
         if dec_opts is not None and (name in dec_opts or dec_opts.open):
             moved[name] = rest.pop(name)  # a parameter of the decoder: decoding=activation,alpha=0.5
         elif not opts.open:
-            accepted = set(opts.fields) | set(dec_opts.fields if dec_opts else ())
-            raise _own(unknown_error(name, accepted, WHAT, owner + (f" or of decoding {spec.name!r}" if dec_opts else "")))
+            unknown.append(name)
+    if unknown:
+        accepted = sorted(set(opts.fields) | set(dec_opts.fields if dec_opts else ()))
+        of = owner + (f" or decoding {spec.name!r}" if dec_opts else "")
+        hints = "".join(suggestion(n, accepted) for n in unknown)
+        raise ModelArgError(f"{WHAT}: unknown model argument(s) {unknown} for {of}{hints}; accepted: {', '.join(accepted)}")
     try:
         typed = bind(opts, rest, WHAT, owner, check_required=False)
         if spec is not None:
             spec = spec.with_params(moved)
-            typed["decoding"] = spec.bind(decoder, f"{WHAT} decoding={spec.name}:") if decoder is not None else spec
+            typed["decoding"] = spec.bind(decoder, f"{WHAT} decoding={spec.name}") if decoder is not None else spec
     except OptionError as err:
         raise _own(err) from None
     return typed

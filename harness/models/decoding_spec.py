@@ -8,7 +8,7 @@ decoder's own signature (:meth:`DecodingSpec.bind`), so a generation batch never
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness.options import Options, OptionError, as_text, bind, options_of, split_kv
@@ -24,6 +24,7 @@ class DecodingSpec:
     name: str
     params: tuple[tuple[str, Any], ...] = ()
     typed: bool = False
+    defaults: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # the decoder's, once typed
 
     @classmethod
     def parse(cls, text: str | DecodingSpec, what: str = "decoding") -> DecodingSpec:
@@ -37,6 +38,11 @@ class DecodingSpec:
         return dict(self.params)
 
     @property
+    def effective(self) -> dict[str, Any]:
+        """Every parameter the decoder runs with: the given ones over its defaults."""
+        return {**dict(self.defaults), **self.kwargs}
+
+    @property
     def plain(self) -> bool:
         return self.name in PLAIN
 
@@ -48,8 +54,10 @@ class DecodingSpec:
         parameters are errors naming the decoder and what it accepts."""
         if self.typed or self.plain:
             return self
-        typed = bind(decoder_options(factory), self.kwargs, what, f"decoding {self.name!r}")
-        return DecodingSpec(self.name, tuple(typed.items()), typed=True)
+        options = decoder_options(factory)
+        typed = bind(options, self.kwargs, what, f"decoding {self.name!r}")
+        defaults = tuple((o.name, o.default) for o in options.fields.values() if not o.required)
+        return DecodingSpec(self.name, tuple(typed.items()), typed=True, defaults=defaults)
 
     def __str__(self) -> str:
         return ",".join([self.name, *(f"{k}={as_text(v)}" for k, v in self.params)])
