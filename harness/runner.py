@@ -107,7 +107,12 @@ def _is_model_path(name: str) -> bool:
     return name in EMBEDDED or (Path(name) / "config.json").exists()
 
 
-def load_model(cfg: RunConfig, pm: PluginManager) -> tuple[Any, dict[str, Any]]:
+def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
+    """The adapter ``cfg`` names, its arguments checked before any weights are read."""
+    return load_model_with_args(cfg, pm)[0]
+
+
+def load_model_with_args(cfg: RunConfig, pm: PluginManager) -> tuple[Any, dict[str, Any]]:
     """The adapter, and its arguments as typed by its own signature (checked before any weights load)."""
     from harness.options import OptionError
 
@@ -219,7 +224,7 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     _say(cfg, f"harness: model {label}; tasks {', '.join(p.config.name for p in planned)}; output {root or '(none)'}")
     typed_args = dict(cfg.model_args)
     if adapter is None and needs_model:
-        adapter, typed_args = load_model(cfg, pm)
+        adapter, typed_args = load_model_with_args(cfg, pm)
     from harness.models.decoding import set_decoders
 
     set_decoders(pm.registry().decoders)

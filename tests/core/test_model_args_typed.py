@@ -88,11 +88,11 @@ def test_a_third_party_adapter_is_typed_by_its_own_signature(tmp_path, monkeypat
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     from harness.pluginmanager import PluginManager
-    from harness.runner import RunConfig, RunError, load_model
+    from harness.runner import RunConfig, RunError, load_model, load_model_with_args
 
     pm = PluginManager().load(["toy_adapter_plugin"])
     try:
-        adapter, typed = load_model(RunConfig(model="toy", model_args={"bias": "-1.5", "exact": "true", "label": "007"}), pm)
+        adapter, typed = load_model_with_args(RunConfig(model="toy", model_args={"bias": "-1.5", "exact": "true", "label": "007"}), pm)
         assert (adapter.bias, adapter.exact, adapter.name) == (-1.5, True, "007") and typed["label"] == "007"
         with pytest.raises(RunError, match=r"unknown model argument\(s\) \['biass'\] for adapter 'toy' \(did you mean bias\?\); accepted: bias, exact, label"):
             load_model(RunConfig(model="toy", model_args={"biass": "1"}), pm)
