@@ -57,9 +57,9 @@ def _global_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, p
                         **({"default": argparse.SUPPRESS} if prefix else {"default": 0}))
 
 
-def _accept_global_options(sub: argparse._SubParsersAction) -> None:
-    """Let every sub-command (plugins' too) accept the global options after its name."""
-    seen: set[int] = set()
+def _accept_global_options(sub: argparse._SubParsersAction, seen: set[int] | None = None) -> None:
+    """Let every sub-command (plugins' too, and their own sub-commands) accept the global options after its name."""
+    seen = set() if seen is None else seen
     for parser in sub.choices.values():
         if id(parser) in seen:
             continue
@@ -68,6 +68,9 @@ def _accept_global_options(sub: argparse._SubParsersAction) -> None:
         if "-" not in parser.prefix_chars or taken & {"--plugin", "-p", "--include-path", "--verbosity", "-v", "--verbose"}:
             continue  # a pass-through command (lm-eval), or one that defines one of these itself, keeps its own meaning
         _global_options(parser.add_argument_group("global options (also accepted before the command)"), prefix="_global_")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_global_options(action, seen)
 
 
 def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
