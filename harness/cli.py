@@ -244,6 +244,11 @@ def _global_values(argv: Sequence[str]) -> argparse.Namespace:
     return early
 
 
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subs[0].choices) if subs else {}
+
+
 def _plugins(early: argparse.Namespace) -> PluginManager:
     blocked = []
     for b in early.block:
@@ -260,8 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         early = _global_values(argv[:at])
         pm = _plugins(early)
         parser = build_parser(pm)
-        command = parser._subparsers._group_actions[0].choices.get(argv[at]) if at < len(argv) and parser._subparsers else None
-        if command is not None and "-" in command.prefix_chars:  # not a pass-through command (lm-eval): after its name too
+        command = _commands(parser).get(argv[at]) if at < len(argv) else None
+        if command is not None and any(a.dest == "_global_plugin" for a in command._actions):  # it takes them after its name too
             whole = _global_values(argv[:at] + argv[at + 1:])
             if (whole.plugin, whole.block) != (early.plugin, early.block):
                 pm = _plugins(whole)
