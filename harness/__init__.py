@@ -23,10 +23,12 @@ _LAZY = {
 
 
 def load_model(pretrained: str = "smollm2-135m", **kwargs: Any) -> Any:
-    """An HFAdapter for an embedded name, hub id or local path."""
+    """An HFAdapter for an embedded name, hub id or local path; ``kwargs`` typed by its signature
+    (``decoding`` as a whole spec, ``"activation,alpha=0.5,info_layer=16"``)."""
+    from harness.models.args import bind_model_args
     from harness.models.plugin import make_hf_adapter
 
-    return make_hf_adapter(pretrained=pretrained, **kwargs)
+    return make_hf_adapter(**bind_model_args("hf", make_hf_adapter, {"pretrained": pretrained, **kwargs}))
 
 
 def __getattr__(name: str) -> Any:

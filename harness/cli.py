@@ -10,24 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.options import OptionError, split_kv
 from harness.pluginmanager import PluginManager
 from harness.tasks import TaskConfigError, TaskIndex
 from harness.textsafe import printable
 
 EXIT_INTERRUPTED = 130
-
-
-def parse_kv(text: str, what: str) -> dict[str, Any]:
-    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` (numbers and booleans typed)."""
-    from harness.models.decoding import parse_value
-
-    out: dict[str, Any] = {}
-    for part in [p for p in (text or "").split(",") if p.strip()]:
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise TaskConfigError(f"{what}: expected key=value pairs separated by commas, got {part!r}")
-        out[key.strip()] = parse_value(value)
-    return out
 
 
 def positive_int(text: str) -> int:
@@ -54,11 +42,35 @@ def _note(text: str) -> None:
     print(printable(text), file=sys.stderr, flush=True)
 
 
-def _global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="load one more plugin module")
-    parser.add_argument("-p", dest="block", action="append", default=[], metavar="no:NAME", help="block a plugin: -p no:NAME")
-    parser.add_argument("--include-path", action="append", default=[], type=Path, metavar="DIR", help="more task YAML folders")
-    parser.add_argument("--verbosity", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+def _global_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, prefix: str = "") -> None:
+    """Options of the whole command line, accepted before or after the sub-command. On a
+    sub-command (``prefix`` set) they only need to parse: :func:`main` reads them from the
+    whole command line first, since they decide which plugins (and so which commands) exist."""
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if prefix else {"default": []}
+    parser.add_argument("--plugin", action="append", dest=f"{prefix}plugin", metavar="MODULE", help="load one more plugin module", **kw)
+    parser.add_argument("-p", dest=f"{prefix}block", action="append", metavar="no:NAME", help="block a plugin: -p no:NAME", **kw)
+    parser.add_argument("--include-path", action="append", dest=f"{prefix}include_path", type=Path, metavar="DIR",
+                        help="more task YAML folders", **kw)
+    parser.add_argument("--verbosity", dest=f"{prefix}verbosity", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        **({"default": argparse.SUPPRESS} if prefix else {"default": "WARNING"}))
+    parser.add_argument("-v", "--verbose", dest=f"{prefix}verbose", action="count", help="more log lines (-v INFO, -vv DEBUG)",
+                        **({"default": argparse.SUPPRESS} if prefix else {"default": 0}))
+
+
+def _accept_global_options(sub: argparse._SubParsersAction, seen: set[int] | None = None) -> None:
+    """Let every sub-command (plugins' too, and their own sub-commands) accept the global options after its name."""
+    seen = set() if seen is None else seen
+    for parser in sub.choices.values():
+        if id(parser) in seen:
+            continue
+        seen.add(id(parser))
+        taken = {s for action in parser._actions for s in action.option_strings}
+        if "-" not in parser.prefix_chars or taken & {"--plugin", "-p", "--include-path", "--verbosity", "-v", "--verbose"}:
+            continue  # a pass-through command (lm-eval), or one that defines one of these itself, keeps its own meaning
+        _global_options(parser.add_argument_group("global options (also accepted before the command)"), prefix="_global_")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_global_options(action, seen)
 
 
 def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
@@ -94,6 +106,7 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     bench.add_command(sub)
     leaderboard_cli.add_command(sub)
     pm.call("harness_add_commands", subparsers=sub)  # a plugin whose hook raises is reported, not fatal
+    _accept_global_options(sub)
     return parser
 
 
@@ -107,7 +120,7 @@ def cmd_run(args: argparse.Namespace, pm: PluginManager, argv: Sequence[str] = (
     from harness.runner import RunConfig, RunError, run
 
     cfg = RunConfig(
-        model=args.model, model_args=parse_kv(args.model_args, "--model-args"),
+        model=args.model, model_args=dict(split_kv(args.model_args, "--model-args")),  # typed by the adapter's signature
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], include_paths=args.include_path,
         batch_size=args.batch_size, limit=args.limit, seed=args.seed,
         output_path=args.output_path if args.output_path is not None else default_output_dir(),
@@ -206,21 +219,69 @@ def cmd_plugins(args: argparse.Namespace, pm: PluginManager) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
+GLOBAL_WITH_VALUE = ("--plugin", "-p", "--include-path", "--verbosity")
+
+
+def command_index(argv: Sequence[str]) -> int:
+    """Where the sub-command's name stands in ``argv`` (``len(argv)`` if none): the first word
+    that is neither a global option nor its value."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in GLOBAL_WITH_VALUE:
+            i += 2
+        elif token.startswith("-"):
+            i += 1
+        else:
+            return i
+    return len(argv)
+
+
+def _global_values(argv: Sequence[str]) -> argparse.Namespace:
+    pre = argparse.ArgumentParser(prog="harness", add_help=False, allow_abbrev=False)
     _global_options(pre)
-    early, _ = pre.parse_known_args(argv)
+    early, _ = pre.parse_known_args(list(argv))
+    return early
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subs[0].choices) if subs else {}
+
+
+def _plugins(early: argparse.Namespace) -> PluginManager:
     blocked = []
     for b in early.block:
         if not b.startswith("no:"):
-            print(f"harness: error: -p expects no:NAME, got {b!r}", file=sys.stderr)
-            return 2
+            raise OptionError(f"-p expects no:NAME, got {b!r}")
         blocked.append(b[3:])
-    logging.basicConfig(level=early.verbosity, format="%(levelname)s %(name)s: %(message)s")
-    pm = PluginManager().load(early.plugin, blocked)
-    parser = build_parser(pm)
+    return PluginManager().load(early.plugin, blocked)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    at = command_index(argv)
+    try:  # the global options decide which plugins (and so which commands) exist: read them first
+        early = _global_values(argv[:at])
+        pm = _plugins(early)
+        parser = build_parser(pm)
+        command = _commands(parser).get(argv[at]) if at < len(argv) else None
+        if command is not None and any(a.dest == "_global_plugin" for a in command._actions):  # it takes them after its name too
+            whole = _global_values(argv[:at] + argv[at + 1:])
+            if (whole.plugin, whole.block) != (early.plugin, early.block):
+                pm = _plugins(whole)
+                parser = build_parser(pm)
+            early = whole
+    except OptionError as err:
+        _err(str(err))
+        return 2
+    except SystemExit as stop:  # a malformed global option (argparse printed why)
+        return int(stop.code or 0)
+    level = {0: early.verbosity, 1: "INFO"}.get(early.verbose, "DEBUG")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     args = parser.parse_args(argv)
+    for key in ("plugin", "block", "include_path", "verbosity", "verbose"):  # from wherever they stood
+        setattr(args, key, getattr(early, key))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -230,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.func in (cmd_list, cmd_plugins) or getattr(args, "wants_pm", False):
             return int(args.func(args, pm) or 0)
         return int(args.func(args) or 0)
-    except TaskConfigError as err:
+    except (TaskConfigError, OptionError) as err:
         _err(str(err))
         return 2
     except KeyboardInterrupt:

@@ -65,7 +65,7 @@ class ModelSpec:
     """A model adapter: ``--model NAME --model-args k=v,...``."""
 
     name: str
-    implementation: str | Callable[..., Any]  # callable(**model_args) -> ModelAdapter
+    implementation: str | Callable[..., Any]  # callable(**model_args) -> ModelAdapter; its signature types the model args
     description: str = ""
     plugin: str = ""
 
@@ -78,7 +78,7 @@ class DecoderSpec:
     """A decoding strategy: ``decoding=NAME,param=value`` in model args or a request."""
 
     name: str
-    implementation: str | Callable[..., Any]  # callable(adapter, **params) -> harness.models.decoding.NextTokenRule
+    implementation: str | Callable[..., Any]  # callable(adapter, **params) -> NextTokenRule; params typed by its signature or .params dataclass
     description: str = ""
     plugin: str = ""
 

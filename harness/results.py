@@ -231,8 +231,12 @@ def environment_info() -> dict[str, Any]:
     }
 
 
-def git_hash() -> str | None:
-    repo = Path(__file__).resolve().parent.parent
+def git_hash(repo: Path | None = None) -> str | None:
+    """The commit of the git checkout the harness runs from (``-dirty`` with local changes);
+    ``None`` when it is installed outside one (a wheel in a venv inside another repository does not count)."""
+    repo = (repo or Path(__file__).resolve().parent.parent).resolve()
+    if not (repo / ".git").exists():
+        return None
     try:
         out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)

@@ -16,13 +16,14 @@ from tqdm.auto import tqdm
 
 from harness.benchmark import Benchmark, TaskContext, TaskResult
 from harness.distributed import current as current_dist
+from harness.effective import effective_config
 from harness.interrupt import RunInterrupted, deferred_interrupt
 from harness.isolation import describe, evaluate_isolated
 from harness.outdir import OutputLock, OutputPathError, check_output_dir, inside
 from harness.pluginmanager import PluginManager
 from harness.progress import Heartbeat, activity, current_activity
 from harness.results import (
-    SCHEMA_VERSION, RunInfo, SampleLog, environment_info, failed_record, record_to_result, sample_record, slug,
+    SCHEMA_VERSION, RunInfo, SampleLog, environment_info, failed_record, json_safe, record_to_result, sample_record, slug,
     stable_hash, write_json_atomic,
 )
 from harness.resume import ReuseCheck, reusable
@@ -107,6 +108,14 @@ def _is_model_path(name: str) -> bool:
 
 
 def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
+    """The adapter ``cfg`` names, its arguments checked before any weights are read."""
+    return load_model_with_args(cfg, pm)[0]
+
+
+def load_model_with_args(cfg: RunConfig, pm: PluginManager) -> tuple[Any, dict[str, Any]]:
+    """The adapter, and its arguments as typed by its own signature (checked before any weights load)."""
+    from harness.options import OptionError
+
     registry = pm.registry()
     name, args = cfg.model, dict(cfg.model_args)
     if name not in registry.models and "hf" in registry.models and "pretrained" not in args and _is_model_path(name):
@@ -116,29 +125,35 @@ def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
                        f"for a model by name or path use --model hf --model-args pretrained=NAME_OR_PATH")
     if cfg.batch_size is not None:
         args["batch_size"] = cfg.batch_size
-    dist = current_dist()
-    if dist.world > 1 and name == "hf" and "device" not in args:
-        import torch
-
-        if torch.cuda.is_available():
-            args["device"] = f"cuda:{dist.local_rank}"  # one GPU per process
-    if cfg.cache_requests:
-        check_cache_file(Path(cfg.cache_requests))
     try:
         factory = registry.models[name].load()
     except Exception as err:  # noqa: BLE001
         raise RunError(f"--model {cfg.model}: the adapter of plugin {registry.models[name].plugin!r} cannot be imported: {describe(err)}") from None
-    try:
-        adapter = factory(**args)
-    except (TypeError, ValueError) as err:
-        from harness.models.args import ModelArgError
+    from harness.models.args import bind_model_args, model_options
 
-        raise RunError(str(err) if isinstance(err, ModelArgError) else f"--model {cfg.model} --model-args: {err}") from None
+    dist = current_dist()
+    if dist.world > 1 and "device" not in args and "device" in model_options(factory):
+        import torch
+
+        if torch.cuda.is_available():
+            args["device"] = f"cuda:{dist.local_rank}"  # one GPU per process
+    try:
+        typed = bind_model_args(name, factory, args, registry.decoders)
+    except OptionError as err:
+        raise RunError(str(err)) from None
+    if cfg.cache_requests:
+        check_cache_file(Path(cfg.cache_requests))
+    try:
+        adapter = factory(**typed)
+    except OptionError as err:
+        raise RunError(str(err)) from None
+    except (TypeError, ValueError) as err:
+        raise RunError(f"--model {cfg.model} --model-args: {err}") from None
     if cfg.cache_requests:
         from harness.models.cache import CachingAdapter
 
         adapter = CachingAdapter(adapter, Path(cfg.cache_requests))
-    return adapter
+    return adapter, typed
 
 
 def check_cache_file(path: Path) -> None:
@@ -207,8 +222,9 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     needs_model = any(p.benchmark is not None and p.benchmark.needs_model for p in planned)
     label = str(cfg.model_args.get("pretrained", cfg.model)) if needs_model or adapter is not None else NO_MODEL
     _say(cfg, f"harness: model {label}; tasks {', '.join(p.config.name for p in planned)}; output {root or '(none)'}")
+    typed_args = dict(cfg.model_args)
     if adapter is None and needs_model:
-        adapter = load_model(cfg, pm)
+        adapter, typed_args = load_model_with_args(cfg, pm)
     from harness.models.decoding import set_decoders
 
     set_decoders(pm.registry().decoders)
@@ -217,13 +233,13 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     out_dir = inside(root, slug(model_name)) if root is not None else None
     started = datetime.now(timezone.utc)
     run_info = RunInfo(run_id=stable_hash([fingerprint, [p.config.name for p in planned], started.isoformat()]),
-                       output_dir=out_dir, model_name=model_name, model_args=dict(cfg.model_args),
+                       output_dir=out_dir, model_name=model_name, model_args=json_safe(typed_args),
                        tasks=[p.config.name for p in planned], config=_config_dict(cfg), fingerprint=fingerprint)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "run_id": run_info.run_id, "created": started.isoformat(timespec="seconds"),
-        "model": {"name": model_name, "adapter": cfg.model if needs_model else NO_MODEL, "args": cfg.model_args,
+        "model": {"name": model_name, "adapter": cfg.model if needs_model else NO_MODEL, "args": json_safe(typed_args),
                   "fingerprint": fingerprint},
-        "config": run_info.config, "environment": environment_info(),
+        "config": run_info.config, "effective_config": None, "environment": environment_info(),
         "results": {}, "stderr": {}, "tasks": {}, "details": {}, "errors": {}, "wall_seconds": None,
     }
     dist = current_dist()
@@ -241,6 +257,7 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     except KeyboardInterrupt:
         raise RunInterrupted(_saved(doc, results_path, state)) from None
     doc["wall_seconds"] = round(time.time() - t0, 3)
+    doc["effective_config"] = effective_config(adapter, doc["config"], pm)
     if not dist.main:
         doc["rank"] = dist.rank
         return doc
@@ -278,7 +295,7 @@ def _run_one(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm
     state["finished"] = state.get("finished", 0) + 1
     if results_path:
         with deferred_interrupt():
-            write_json_atomic(results_path, doc)  # finished tasks survive a later crash
+            _write(results_path, doc, adapter, pm)  # finished tasks survive a later crash
 
 
 def _saved(doc: dict[str, Any], results_path: Path | None, state: dict[str, Any]) -> str:
@@ -383,6 +400,13 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
     }
     meta["metrics"].update(result.details.pop("metric_info", {}))  # benchmarks whose metrics are known only at run time
     return result, meta
+
+
+def _write(path: Path, doc: dict[str, Any], adapter: Any, pm: PluginManager) -> None:
+    """The results file, with the effective configuration as it stands now (``auto`` batch sizes
+    resolve on first use, so it is refreshed at every write)."""
+    doc["effective_config"] = effective_config(adapter, doc["config"], pm)
+    write_json_atomic(path, doc)
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:

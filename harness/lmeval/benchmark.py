@@ -1,4 +1,8 @@
-"""lm-eval tasks inside our runner: ``harness run --tasks lm_eval:<task> [--include-path DIR]``.
+"""lm-eval tasks inside our runner: ``harness run --tasks lm_eval:<task>``.
+
+Task YAML folders of your own come with ``--include-path DIR``, a global option written before
+or after the sub-command: ``harness --include-path DIR run --tasks lm_eval:<task>`` or
+``harness run --tasks lm_eval:<task> --include-path DIR``.
 
 Requests are built by lm-eval's own task code and answered by our adapter; per-document metrics
 come from the task's ``process_results`` and are aggregated with the task's own aggregation and

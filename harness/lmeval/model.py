@@ -17,16 +17,22 @@ class HarnessLM(LM):
     def __init__(self, adapter: Any = None, **model_args: Any):
         super().__init__()
         if adapter is None:
+            from harness.models.args import bind_model_args
             from harness.models.plugin import make_hf_adapter
 
-            adapter = make_hf_adapter(**model_args)
+            decoders = None
+            if model_args.get("decoding"):  # checked against the registered decoders, as `harness run` does
+                from harness.pluginmanager import PluginManager
+
+                decoders = PluginManager().load().registry().decoders
+            adapter = make_hf_adapter(**bind_model_args("hf", make_hf_adapter, model_args, decoders))
         self.adapter = adapter
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> HarnessLM:
-        from harness.cli import parse_kv
+        from harness.options import split_kv
 
-        return cls.create_from_arg_obj(parse_kv(arg_string, "--model_args"), additional_config)
+        return cls.create_from_arg_obj(dict(split_kv(arg_string, "--model_args")), additional_config)
 
     @classmethod
     def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None) -> HarnessLM:

@@ -1,72 +1,111 @@
-"""Checking ``--model-args`` for the ``hf`` adapter before any weights are read.
+"""``--model-args`` typed by the adapter's own signature, checked before any weights are read.
 
-Booleans accept exactly ``true`` and ``false`` (any case): ``trust_remote_code=no`` is an
-error, not a truthy string that would run a model folder's code.
+An adapter's accepted arguments are the keyword parameters of its factory (and of what the
+factory names as ``factory.harness_options``, e.g. ``HFAdapter.from_pretrained`` and
+``HFAdapter.__init__``), typed by their annotations (:mod:`harness.options`): no hand-kept list.
+With ``decoding=NAME`` the keys that are parameters of that decoder go into its spec; any other
+unknown key is an error listing the accepted ones.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Mapping
 
-BOOL_ARGS = ("trust_remote_code", "add_bos_token", "share_prefix", "cached_rerun", "remote")
-POSITIVE_INT_ARGS = ("max_batch_size", "max_length")
-DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
+from harness.options import Min, Options, OptionError, bind, coerce, options_of, suggestion
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.registry import DecoderSpec
+
+WHAT = "--model-args"
+DType = Literal["auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16"]
+PositiveInt = Annotated[int, Min(1)]
+BatchSize = PositiveInt | Literal["auto"]
 
 
-class ModelArgError(ValueError):
+class ModelArgError(OptionError):
     """A model argument is invalid or names a model that cannot be loaded; the message names the field."""
 
 
 def parse_bool(name: str, value: Any) -> bool:
     """``True``/``False`` or the strings ``true``/``false``; anything else is refused."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ModelArgError(f"--model-args {name}={value!r}: expected true or false")
+    try:
+        return coerce(name, value, bool, WHAT)
+    except OptionError as err:
+        raise ModelArgError(str(err)) from None
 
 
 def positive_int(name: str, value: Any, allow_auto: bool = False) -> int | str:
-    if allow_auto and isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
-    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        extra = " or 'auto'" if allow_auto else ""
-        raise ModelArgError(f"--model-args {name}={value!r}: expected a positive integer{extra}")
-    return value
+    try:
+        return coerce(name, value, BatchSize if allow_auto else PositiveInt, WHAT)
+    except OptionError as err:
+        raise ModelArgError(str(err)) from None
 
 
-def check_hf_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Typed copies of the hf adapter's arguments; raises :class:`ModelArgError` on the first bad one."""
-    out = dict(args)
-    for name in BOOL_ARGS:
-        if out.get(name) is not None:
-            out[name] = parse_bool(name, out[name])
-    for name in POSITIVE_INT_ARGS:
-        if out.get(name) is not None:
-            out[name] = positive_int(name, out[name])
-    if out.get("batch_size") is not None:
-        out["batch_size"] = positive_int("batch_size", out["batch_size"], allow_auto=True)
-    if "dtype" in out and str(out["dtype"]) not in DTYPES:
-        raise ModelArgError(f"--model-args dtype={out['dtype']!r}: expected one of {', '.join(DTYPES)}")
-    if "pretrained" in out:
-        out["pretrained"] = check_pretrained(out["pretrained"])
-    return out
+def model_options(factory: Callable[..., Any]) -> Options:
+    """What ``factory`` accepts: ``factory.harness_options()`` where it declares them, else its signature."""
+    declared = getattr(factory, "harness_options", None)
+    return declared() if callable(declared) else options_of(factory)
+
+
+def bind_model_args(adapter: str, factory: Callable[..., Any], args: Mapping[str, Any],
+                    decoders: Mapping[str, DecoderSpec] | None = None) -> dict[str, Any]:
+    """``args`` typed for ``factory``; ``decoding`` becomes a typed
+    :class:`~harness.models.decoding_spec.DecodingSpec` (checked against ``decoders``)."""
+    from harness.models.decoding_spec import DecodingSpec, decoder_options
+
+    opts, owner, rest = model_options(factory), f"adapter {adapter!r}", dict(args)
+    spec = None
+    if rest.get("decoding") not in (None, ""):
+        if "decoding" not in opts and not opts.open:
+            raise ModelArgError(f"{WHAT}: unknown model argument(s) ['decoding'] for {owner}; accepted: {', '.join(opts.names())}")
+        spec = DecodingSpec.parse(rest.pop("decoding"), f"{WHAT} decoding")
+    decoder, dec_opts = None, None
+    if spec is not None and not spec.plain and decoders is not None:
+        if spec.name not in decoders:
+            raise ModelArgError(f"{WHAT} decoding={spec.name}: unknown decoding strategy{suggestion(spec.name, decoders)}; "
+                                f"registered: {', '.join(sorted(decoders)) or 'none'} (and greedy)")
+        try:
+            decoder = decoders[spec.name].load()
+        except Exception as err:  # noqa: BLE001 - a decoder that cannot be imported is a bad choice, not a crash
+            raise ModelArgError(f"{WHAT} decoding={spec.name}: its implementation cannot be imported: {type(err).__name__}: {err}") from None
+        dec_opts = decoder_options(decoder)
+    moved, unknown = {}, []
+    for name in [n for n in rest if n not in opts]:
+        if dec_opts is not None and (name in dec_opts or dec_opts.open):
+            moved[name] = rest.pop(name)  # a parameter of the decoder: decoding=activation,alpha=0.5
+        elif not opts.open:
+            unknown.append(name)
+    if unknown:
+        accepted = sorted(set(opts.fields) | set(dec_opts.fields if dec_opts else ()))
+        of = owner + (f" or decoding {spec.name!r}" if dec_opts else "")
+        hints = "".join(suggestion(n, accepted) for n in unknown)
+        raise ModelArgError(f"{WHAT}: unknown model argument(s) {unknown} for {of}{hints}; accepted: {', '.join(accepted)}")
+    try:
+        typed = bind(opts, rest, WHAT, owner, check_required=False)
+        if spec is not None:
+            spec = spec.with_params(moved)
+            typed["decoding"] = spec.bind(decoder, f"{WHAT} decoding={spec.name}") if decoder is not None else spec
+    except OptionError as err:
+        raise _own(err) from None
+    return typed
+
+
+def _own(err: OptionError) -> ModelArgError:
+    return err if isinstance(err, ModelArgError) else ModelArgError(str(err))
 
 
 def check_pretrained(value: Any) -> str:
     """A non-empty name; a path-like value must exist."""
     text = "" if value is None else str(value).strip()
     if not text:
-        raise ModelArgError("--model-args pretrained= is empty: give a hub id, a local model folder, or smollm2-135m / gemma3-270m")
+        raise ModelArgError(f"{WHAT} pretrained= is empty: give a hub id, a local model folder, or smollm2-135m / gemma3-270m")
     expanded = os.path.expanduser(text)
     if text.startswith((".", "/", "~")) and not os.path.exists(expanded):
-        raise ModelArgError(f"--model-args pretrained={text!r}: no such file or folder")
+        raise ModelArgError(f"{WHAT} pretrained={text!r}: no such file or folder")
     if os.path.isdir(expanded) and not os.path.exists(os.path.join(expanded, "config.json")):
         if not any(f.endswith(".gguf") for f in os.listdir(expanded)):
-            raise ModelArgError(f"--model-args pretrained={text!r}: the folder has no config.json (not a transformers model folder)")
+            raise ModelArgError(f"{WHAT} pretrained={text!r}: the folder has no config.json (not a transformers model folder)")
     return text
 
 
@@ -76,7 +115,7 @@ def load_failure(pretrained: str, err: BaseException) -> ModelArgError:
         return ModelArgError(f"loading {pretrained!r} needs a package that is not installed: {_first_line(err)}")
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes")
     hint = " (HF_HUB_OFFLINE is set, so hub ids must already be in the local cache)" if offline else ""
-    return ModelArgError(f"--model-args pretrained={pretrained!r}: could not load it as a local model folder, an embedded "
+    return ModelArgError(f"{WHAT} pretrained={pretrained!r}: could not load it as a local model folder, an embedded "
                          f"model (smollm2-135m, gemma3-270m) or a hub model{hint}: {_first_line(err)}")
 
 

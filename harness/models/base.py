@@ -21,6 +21,8 @@ from harness.whitebox.capabilities import BLACK_BOX
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from harness.models.decoding_spec import DecodingSpec
+
 
 class UnsupportedCapability(NotImplementedError):
     """The adapter cannot do this (e.g. hidden states of an API model)."""
@@ -61,7 +63,7 @@ class GenerationRequest:
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int | None = None  # sampling seed, per request (its own generator, so batching keeps it)
-    decoding: str | None = None  # a registered strategy: "activation,alpha=0.5,info_layer=16"
+    decoding: str | DecodingSpec | None = None  # a registered strategy: "activation,alpha=0.5,info_layer=16", parsed once
 
     def settings_key(self) -> tuple:
         """Requests with equal keys are generated in the same batches."""

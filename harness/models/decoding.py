@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from harness.models.decoding_spec import DecodingSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter, NextTokenRule
     from harness.registry import DecoderSpec
 
 _DECODERS: dict[str, DecoderSpec] | None = None
-
-
-def parse_value(text: str) -> Any:
-    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, 'none' -> None, else the string."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
-def parse_decoding(spec: str) -> tuple[str, dict[str, Any]]:
-    """Split ``"name,k=v,..."`` into the strategy name and its parameters."""
-    name, *rest = [p.strip() for p in spec.split(",") if p.strip()]
-    params = {}
-    for part in rest:
-        key, sep, value = part.partition("=")
-        if not sep or not key:
-            raise ValueError(f"decoding {spec!r}: expected 'name,key=value,...', got {part!r}")
-        params[key.strip()] = parse_value(value)
-    return name, params
 
 
 def set_decoders(decoders: dict[str, DecoderSpec]) -> None:
@@ -53,12 +28,13 @@ def available_decoders() -> dict[str, DecoderSpec]:
     return _DECODERS
 
 
-def make_rule(adapter: ModelAdapter, spec: str) -> NextTokenRule | None:
-    """The rule for ``spec``; ``None`` for plain decoding (``greedy``/``sample``)."""
-    name, params = parse_decoding(spec)
-    if name in ("greedy", "default", "sample"):
+def make_rule(adapter: ModelAdapter, spec: str | DecodingSpec) -> NextTokenRule | None:
+    """The rule for ``spec`` (parsed once; a text is parsed on first use); ``None`` for plain decoding."""
+    parsed = DecodingSpec.parse(spec)
+    if parsed.plain:
         return None
     decoders = available_decoders()
-    if name not in decoders:
-        raise ValueError(f"unknown decoding strategy {name!r}; registered: {', '.join(sorted(decoders)) or 'none'}")
-    return decoders[name].load()(adapter, **params)
+    if parsed.name not in decoders:
+        raise ValueError(f"unknown decoding strategy {parsed.name!r}; registered: {', '.join(sorted(decoders)) or 'none'}")
+    factory = decoders[parsed.name].load()
+    return factory(adapter, **parsed.bind(factory).kwargs)

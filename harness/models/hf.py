@@ -21,8 +21,9 @@ from harness.models.base import (
     RollingRequest,
     WeightEditor,
 )
-from harness.models.args import parse_bool
+from harness.models.args import BatchSize, DType, PositiveInt, parse_bool
 from harness.models.batching import BatchSizer
+from harness.models.decoding_spec import DecodingSpec
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import WHITE_BOX, Capability
@@ -67,11 +68,11 @@ class HFAdapter(Tokenization, ModelAdapter):
         tokenizer: Any,
         *,
         name: str = "",
-        batch_size: int | str = "auto",
-        max_batch_size: int = 64,
+        batch_size: BatchSize = "auto",
+        max_batch_size: PositiveInt = 64,
         add_bos_token: bool | None = None,
-        max_length: int | None = None,
-        decoding: str | None = None,
+        max_length: PositiveInt | None = None,
+        decoding: str | DecodingSpec | None = None,
         share_prefix: bool = True,
         cached_rerun: bool = True,
         source: str = "",
@@ -87,7 +88,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         # As lm-eval: no BOS unless asked, except Gemma, which needs one.
         self.add_bos_token = ("gemma" in model_type) if add_bos_token is None else parse_bool("add_bos_token", add_bos_token)
         self.max_length = max_length or _max_length(model, tokenizer)
-        self.decoding = decoding
+        self.decoding = DecodingSpec.parse(decoding) if decoding else None  # parsed once, not per generation batch
         self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
         if not cached_rerun:  # the reference path: interchange interventions as full forwards with an edit
             self.capabilities = WHITE_BOX - {Capability.CACHED_RERUN}
@@ -111,7 +112,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         gguf_file: str | None = None,
         revision: str | None = None,
         device: str = "auto",
-        dtype: str = "auto",
+        dtype: DType = "auto",
         device_map: str | None = None,
         trust_remote_code: bool = False,
         **kwargs: Any,
@@ -192,7 +193,7 @@ class HFAdapter(Tokenization, ModelAdapter):
     def fingerprint(self) -> str:
         """sha256 over config, dtype, tokenizer vocabulary and a strided sample of every weight."""
         if self._fingerprint is None:
-            self._fingerprint = weights_fingerprint(self.model, self.tokenizer, (self.add_bos_token, self.max_length, self.decoding))
+            self._fingerprint = weights_fingerprint(self.model, self.tokenizer, (self.add_bos_token, self.max_length, _text(self.decoding)))
         return self._fingerprint
 
     # -- white-box forward ------------------------------------------------------------------
@@ -268,6 +269,10 @@ class HFAdapter(Tokenization, ModelAdapter):
 
     def generate(self, requests: Sequence[GenerationRequest], progress: bool = False) -> list[GenerationResult]:
         return generation.generate(self, requests, progress=progress)
+
+
+def _text(decoding: DecodingSpec | None) -> str | None:
+    return str(decoding) if decoding is not None else None
 
 
 def _max_length(model: Any, tokenizer: Any) -> int:

@@ -18,7 +18,9 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from harness.models.base import ForwardOutput, GenerationRequest, GenerationResult, Intervention, LoglikelihoodRequest, ModelAdapter, RollingRequest
+from harness.models.args import BatchSize, PositiveInt
 from harness.models.batching import BatchSizer, run_batched
+from harness.models.decoding_spec import DecodingSpec
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization, left_padded
 from harness.whitebox.capabilities import Capability
@@ -43,8 +45,8 @@ class NNsightAdapter(Tokenization, ModelAdapter):
 
     capabilities = CAPABILITIES
 
-    def __init__(self, lm: Any, tokenizer: Any = None, *, name: str = "", batch_size: int | str = "auto", max_batch_size: int = 64,
-                 add_bos_token: bool | None = None, max_length: int | None = None, decoding: str | None = None,
+    def __init__(self, lm: Any, tokenizer: Any = None, *, name: str = "", batch_size: BatchSize = "auto", max_batch_size: PositiveInt = 64,
+                 add_bos_token: bool | None = None, max_length: PositiveInt | None = None, decoding: str | DecodingSpec | None = None,
                  trace_kwargs: dict[str, Any] | None = None, source: str = ""):
         self.lm = lm
         self.tokenizer = tokenizer if tokenizer is not None else lm.tokenizer
@@ -60,7 +62,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         from harness.models.hf import _max_length
 
         self.max_length = max_length or _max_length(module, self.tokenizer)
-        self.decoding = decoding
+        self.decoding = DecodingSpec.parse(decoding) if decoding else None  # parsed once, not per generation batch
         self.trace_kwargs = dict(trace_kwargs or {})
         self.sizer = BatchSizer(self, batch_size, max_batch_size)
         layout = self._layout = Layout.of(module)  # names and local weights only: every read and edit goes through envoys
@@ -104,7 +106,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = weights_fingerprint(self._module, self.tokenizer, ("nnsight", self.add_bos_token, self.max_length, self.decoding))
+            self._fingerprint = weights_fingerprint(self._module, self.tokenizer, ("nnsight", self.add_bos_token, self.max_length, str(self.decoding) if self.decoding else None))
         return self._fingerprint
 
     def eos_ids(self) -> set[int]:
@@ -248,7 +250,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         budget = self.max_length - req0.max_new_tokens
         prompts = [p[-budget:] if budget > 0 else p for p in (self.tok_encode(r.prompt) for r in reqs)]
         decoding = req0.decoding or self.decoding
-        if decoding:
+        if decoding and not DecodingSpec.parse(decoding).plain:
             return self._generate_with_rule(reqs, prompts, decoding)
         if req0.do_sample and len(reqs) > 1:  # one generator per request: sample them one at a time
             return [r for req, p in zip(reqs, prompts) for r in self._generate_batch([req])]
@@ -275,7 +277,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
                 break
         return tracker.results()
 
-    def _generate_with_rule(self, reqs: Sequence[GenerationRequest], prompts: list[list[int]], decoding: str) -> list[GenerationResult]:
+    def _generate_with_rule(self, reqs: Sequence[GenerationRequest], prompts: list[list[int]], decoding: str | DecodingSpec) -> list[GenerationResult]:
         """Custom decoding rules (and ``decoding=greedy|sample``, which name no rule): the core
         decode loop, one trace per step."""
         from harness.models.decoding import make_rule

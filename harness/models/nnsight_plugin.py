@@ -6,15 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.hookspecs import hookimpl
+from harness.models.args import DType
 from harness.registry import ModelSpec
 
 __version__ = "0.1.0"
 HARNESS_API_VERSION = "1.0"
-
-ADAPTER_ARGS = {"batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name"}
-LOAD_ARGS = {"pretrained", "revision", "device", "dtype", "device_map", "trust_remote_code"}
-#: Passed to every trace and generation (NDIF: ``remote=true``; others as nnsight documents them).
-TRACE_ARGS = {"remote", "backend"}
 
 
 @hookimpl
@@ -26,44 +22,51 @@ def harness_register_models() -> list[ModelSpec]:
     )]
 
 
-def make_nnsight_adapter(**args: Any) -> Any:
-    """Build an :class:`~harness.models.nnsight_adapter.NNsightAdapter` from ``--model-args``."""
+def make_nnsight_adapter(pretrained: str = "smollm2-135m", *, revision: str | None = None, device: str = "auto", dtype: DType = "auto",
+                         device_map: str | None = None, trust_remote_code: bool = False, remote: bool = False, backend: Any = None,
+                         **adapter_args: Any) -> Any:
+    """Build an :class:`~harness.models.nnsight_adapter.NNsightAdapter` from ``--model-args``: the
+    loading arguments here, the adapter's own (``batch_size``, ``decoding``, ...) from its
+    signature. ``remote`` and ``backend`` are passed to every trace (NDIF: ``remote=true``)."""
     try:
         from nnsight.modeling.transformers import TransformersModel
     except ImportError:
         raise ValueError('the nnsight adapter needs the nnsight package: pip install "interp-harness[nnsight]" (or pip install nnsight)') from None
-    import torch
 
+    from harness.models.args import check_pretrained, parse_bool
     from harness.models.embedded import EMBEDDED, converted_path
     from harness.models.hf import pick_device, pick_dtype
     from harness.models.nnsight_adapter import CAPABILITIES, NNsightAdapter
     from harness.whitebox.capabilities import Capability
 
-    from harness.models.args import check_hf_args
-
-    unknown = sorted(set(args) - ADAPTER_ARGS - LOAD_ARGS - TRACE_ARGS)
-    if unknown:
-        accepted = ", ".join(sorted(ADAPTER_ARGS | LOAD_ARGS | TRACE_ARGS))
-        raise ValueError(f"unknown model argument(s) {unknown} for model 'nnsight' (accepted: {accepted})")
-    args = check_hf_args(args)  # the same spellings as hf: booleans are exactly true/false
-    pretrained = str(args.get("pretrained", "smollm2-135m"))
+    pretrained = check_pretrained(pretrained)
     path = str(converted_path(pretrained)) if pretrained in EMBEDDED else pretrained
-    trace = {k: args[k] for k in TRACE_ARGS if k in args}
-    remote = bool(trace.get("remote", False))
-    load: dict[str, Any] = {}
+    remote = parse_bool("remote", remote)
+    trace: dict[str, Any] = {"remote": True} if remote else {}
+    if backend is not None:
+        trace["backend"] = backend
+    load: dict[str, Any] = {"trust_remote_code": parse_bool("trust_remote_code", trust_remote_code)}
     if not remote:
-        device = pick_device(str(args.get("device", "auto")))
-        load["dtype"] = pick_dtype(str(args.get("dtype", "auto")), device)
-        load["device_map"] = args.get("device_map") or str(device)
+        dev = pick_device(device)
+        load["dtype"] = pick_dtype(dtype, dev)
+        load["device_map"] = device_map or str(dev)
         load["dispatch"] = True
-    for key in ("revision", "trust_remote_code"):
-        if key in args:
-            load[key] = args[key]
+    if revision:
+        load["revision"] = revision
     lm = TransformersModel(path, task="text-generation", **load)
-    kwargs = {k: args[k] for k in ADAPTER_ARGS if k in args}
-    kwargs.setdefault("name", pretrained.rstrip("/").split("/")[-1])
-    adapter = NNsightAdapter(lm, trace_kwargs=trace, source=f"nnsight:{pretrained}", **kwargs)
+    adapter_args.setdefault("name", pretrained.rstrip("/").split("/")[-1])
+    adapter = NNsightAdapter(lm, trace_kwargs=trace, source=f"nnsight:{pretrained}", **adapter_args)
     if remote:  # weights live on the server: no local weight edits
         adapter.capabilities = CAPABILITIES - {Capability.WEIGHT_EDITS}
-    del torch
     return adapter
+
+
+def nnsight_options() -> Any:
+    """The nnsight adapter's arguments: the loading ones above and :class:`NNsightAdapter`'s own."""
+    from harness.models.nnsight_adapter import NNsightAdapter
+    from harness.options import options_of
+
+    return options_of(make_nnsight_adapter, NNsightAdapter.__init__, skip=("lm", "tokenizer", "trace_kwargs", "source"))
+
+
+make_nnsight_adapter.harness_options = nnsight_options  # type: ignore[attr-defined]

@@ -10,9 +10,6 @@ from harness.registry import ModelSpec
 __version__ = "0.1.0"
 HARNESS_API_VERSION = "1.0"
 
-HF_ARGS = {"pretrained", "gguf_file", "revision", "device", "dtype", "device_map", "trust_remote_code",
-           "batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name", "share_prefix", "cached_rerun"}
-
 
 @hookimpl
 def harness_register_models() -> list[ModelSpec]:
@@ -24,26 +21,30 @@ def harness_register_models() -> list[ModelSpec]:
     )]
 
 
-def make_hf_adapter(**args: Any) -> Any:
-    """Build an HFAdapter from ``--model-args``. ``decoding=NAME`` takes the remaining keys as its
-    parameters (``decoding=activation,alpha=0.5,info_layer=16``). Arguments are checked
-    (:mod:`harness.models.args`) before any weights are read."""
-    from harness.models.args import ModelArgError, check_hf_args, load_failure
+def make_hf_adapter(pretrained: str = "smollm2-135m", **args: Any) -> Any:
+    """Build an HFAdapter from ``--model-args``, typed by :func:`harness.models.args.bind_model_args`
+    (the runner does that first, against :func:`hf_options`); the model is checked before any weights are read."""
+    from harness.models.args import ModelArgError, check_pretrained, load_failure
     from harness.models.embedded import EMBEDDED, EmbeddedModelMissing, load_embedded
     from harness.models.hf import HFAdapter
 
-    unknown = {k: v for k, v in args.items() if k not in HF_ARGS}
-    if unknown and not args.get("decoding"):
-        raise ValueError(f"unknown model argument(s) {sorted(unknown)} for model 'hf' (accepted: {', '.join(sorted(HF_ARGS))})")
-    known = check_hf_args({k: v for k, v in args.items() if k in HF_ARGS})
-    if unknown:
-        known["decoding"] = ",".join([str(known["decoding"])] + [f"{k}={v}" for k, v in unknown.items()])
-    pretrained = str(known.pop("pretrained", "smollm2-135m"))
+    pretrained = check_pretrained(pretrained)
     try:
         if pretrained in EMBEDDED:
-            return load_embedded(pretrained, **known)
-        return HFAdapter.from_pretrained(pretrained, **known)
+            return load_embedded(pretrained, **args)
+        return HFAdapter.from_pretrained(pretrained, **args)
     except EmbeddedModelMissing as err:
         raise ModelArgError(str(err)) from None
     except (OSError, ImportError) as err:
         raise load_failure(pretrained, err) from None
+
+
+def hf_options() -> Any:
+    """The hf adapter's arguments: those of :meth:`HFAdapter.from_pretrained` and :class:`HFAdapter` itself."""
+    from harness.models.hf import HFAdapter
+    from harness.options import options_of
+
+    return options_of(make_hf_adapter, HFAdapter.from_pretrained, HFAdapter.__init__, skip=("model", "tokenizer", "source"))
+
+
+make_hf_adapter.harness_options = hf_options  # type: ignore[attr-defined]

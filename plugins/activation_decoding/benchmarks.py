@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult
+from harness.models.decoding_spec import DecodingSpec
 from harness.whitebox.capabilities import Capability
 from harness_tasks import data_dir
 from harness_plugins.activation_decoding.detection import auroc_metrics, detection_report, entropy_key, entropy_settings, entropy_sums, truthfulqa_records
 from harness_plugins.activation_decoding.openqa import CONTAINMENT, QA_SHOTS, clean_prediction, lenient_match, load_qa, qa_prompt
 from harness_plugins.activation_decoding.selection import aggregate_settings
-from harness_plugins.activation_decoding.settings import MethodSetting, expand_sweep, parse_spec, unique
+from harness_plugins.activation_decoding.settings import MethodSetting, expand_sweep, unique
 from harness_plugins.activation_decoding.truthfulqa import MCQuestion, binary_metric, load_truthfulqa, mc_metrics, mc_prompt
 
 DATA_DIR = data_dir("activation_decoding")
@@ -159,8 +160,7 @@ class OpenQAGeneration(Benchmark):
         # ``detect: "info_layer=-1,final_norm=true"``: the entropy signal of every prediction (detection.py)
         self.detect = MethodSetting.parse(f"activation,alpha=1,{detect}") if detect else None
         self.specs = _settings_from_args(decodings, sweep)
-        for spec in self.specs:
-            parse_spec(spec)
+        self.decodings = {spec: DecodingSpec.parse(spec, "decodings") for spec in self.specs}  # parsed once, typed by the decoder
         self.labels = self.specs
         self.max_new_tokens = int(max_new_tokens)
         self.stop = tuple(stop or ["Q:"])
@@ -183,7 +183,7 @@ class OpenQAGeneration(Benchmark):
         values: list[dict[str, Any]] = [{"fold": s.doc["fold"]} for s in samples]
         logs: list[dict[str, Any]] = [{} for _ in samples]
         for spec in self.specs:
-            decoding = None if parse_spec(spec)[0] == "greedy" else spec
+            decoding = None if self.decodings[spec].plain else self.decodings[spec]
             reqs = [GenerationRequest(prompt=s.prompt, max_new_tokens=self.max_new_tokens, stop=self.stop, decoding=decoding) for s in samples]
             for i, (s, out) in enumerate(zip(samples, model.generate(reqs))):
                 pred = clean_prediction(out.text, self.stop)

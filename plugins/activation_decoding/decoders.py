@@ -18,6 +18,7 @@ requires greedy decoding; transformers also penalises the prompt's tokens.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 
 from harness_plugins.activation_decoding.contrast import candidate_layers, dola_scores, relative_top_mask
 from harness_plugins.activation_decoding.entropy import DEFAULT_VOCAB_CHUNK, EntropyStats, context_entropy_stats
-from harness_plugins.activation_decoding.settings import resolve_layer
+from harness_plugins.activation_decoding.settings import DEFAULT_RELATIVE_TOP, resolve_layer
 
 
 class EntropyContrastRule:
@@ -40,7 +41,7 @@ class EntropyContrastRule:
         alpha: float = 0.0,
         info_layer: int | None = None,
         dola_layers: str | None = None,
-        relative_top: float = 0.1,
+        relative_top: float = DEFAULT_RELATIVE_TOP["generation"],
         final_norm: bool = False,
         premature_norm: bool = True,
         recompute: bool = False,
@@ -122,33 +123,76 @@ class EntropyContrastRule:
         self._chosen[torch.arange(score.shape[0]), score.argmax(-1)] = True
 
 
-_COMMON = {"relative_top", "repetition_penalty", "chunk_size"}
+# --- the decoders' typed parameters (one dataclass per decoder; the harness types specs by them)
 
 
-def _check(method: str, params: dict[str, Any], accepted: set[str], required: set[str]) -> None:
-    unknown = set(params) - accepted
+@dataclass(frozen=True, kw_only=True)
+class DolaParams:
+    """``dola[,layers=low|high|0+2+4,relative_top=0.1,repetition_penalty=1.2]``."""
+
+    layers: str = "low"
+    premature_norm: bool = True
+    relative_top: float = DEFAULT_RELATIVE_TOP["generation"]
+    repetition_penalty: float = 1.0
+    chunk_size: int = DEFAULT_VOCAB_CHUNK
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivationParams:
+    """``activation,alpha=A,info_layer=L[,relative_top=0.1,final_norm=false,recompute=false]``."""
+
+    alpha: float
+    info_layer: int
+    final_norm: bool = False
+    recompute: bool = False
+    relative_top: float = DEFAULT_RELATIVE_TOP["generation"]
+    repetition_penalty: float = 1.0
+    chunk_size: int = DEFAULT_VOCAB_CHUNK
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivationDolaParams(ActivationParams):
+    """``activation_dola,alpha=A,info_layer=L[,layers=low|high,...]``: DoLa score - alpha * E."""
+
+    layers: str = "low"
+    premature_norm: bool = True
+
+
+def _typed(method: str, cls: type, params: dict[str, Any]) -> Any:
+    """``params`` as ``cls`` (texts typed by its fields); unknown or missing names are errors."""
+    from harness.options import bind, options_of
+
+    options = options_of(cls)
+    unknown = set(params) - set(options.fields)
     if unknown:
-        raise ValueError(f"decoding {method!r}: unknown parameter(s) {sorted(unknown)}; accepted: {sorted(accepted)}")
-    missing = required - set(params)
+        raise ValueError(f"decoding {method!r}: unknown parameter(s) {sorted(unknown)}; accepted: {options.names()}")
+    missing = {o.name for o in options.fields.values() if o.required} - set(params)
     if missing:
         raise ValueError(f"decoding {method!r}: missing parameter(s) {sorted(missing)} (e.g. {method},alpha=0.5,info_layer=16)")
+    return cls(**bind(options, params, f"decoding {method}:", f"decoding {method!r}"))
+
+
+def _rule(adapter: Any, method: str, p: Any) -> EntropyContrastRule:
+    kw = asdict(p)
+    layers = kw.pop("layers", None)
+    return EntropyContrastRule(adapter, dola_layers=layers, **kw)
 
 
 def activation(adapter: Any, **params: Any) -> EntropyContrastRule:
     """``activation,alpha=A,info_layer=L[,relative_top=0.1,final_norm=false,recompute=false]``."""
-    _check("activation", params, _COMMON | {"alpha", "info_layer", "final_norm", "recompute"}, {"alpha", "info_layer"})
-    return EntropyContrastRule(adapter, **params)
+    return _rule(adapter, "activation", _typed("activation", ActivationParams, params))
 
 
 def dola(adapter: Any, **params: Any) -> EntropyContrastRule:
     """``dola[,layers=low|high|0+2+4,relative_top=0.1,repetition_penalty=1.2]``."""
-    _check("dola", params, _COMMON | {"layers", "premature_norm"}, set())
-    layers = params.pop("layers", "low")
-    return EntropyContrastRule(adapter, dola_layers=layers, **params)
+    return _rule(adapter, "dola", _typed("dola", DolaParams, params))
 
 
 def activation_dola(adapter: Any, **params: Any) -> EntropyContrastRule:
     """``activation_dola,alpha=A,info_layer=L[,layers=low|high,...]``: DoLa score - alpha * E."""
-    _check("activation_dola", params, _COMMON | {"alpha", "info_layer", "layers", "final_norm", "premature_norm", "recompute"}, {"alpha", "info_layer"})
-    layers = params.pop("layers", "low")
-    return EntropyContrastRule(adapter, dola_layers=layers, **params)
+    return _rule(adapter, "activation_dola", _typed("activation_dola", ActivationDolaParams, params))
+
+
+activation.params = ActivationParams  # type: ignore[attr-defined]  # what the harness types a spec by
+dola.params = DolaParams  # type: ignore[attr-defined]
+activation_dola.params = ActivationDolaParams  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.models.decoding_spec import DecodingSpec
 from harness_plugins.activation_decoding.selection import aggregate_settings, family
 from harness_plugins.activation_decoding.stats import paired_difference
 from harness_plugins.activation_decoding.truthfulqa import MCQuestion, mc_metrics
@@ -90,7 +91,7 @@ def grid_table(metrics: dict[str, float], method: str = "activation", metric: st
         label, _, m = key.rpartition("/")
         if m != metric or family(label) != method or label.startswith("best_"):
             continue
-        params = dict(p.split("=", 1) for p in label.split(",")[1:])
+        params = DecodingSpec.parse(label).kwargs  # the harness's one k=v parser (values as texts)
         layer_key = (params.get("layers", ""), params["info_layer"], params.get("final_norm") == "true")
         rows.setdefault(layer_key, {})[params["alpha"]] = value
         if params["alpha"] not in alphas:

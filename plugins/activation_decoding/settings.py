@@ -1,7 +1,18 @@
 """Method settings written as decoding specs: ``"activation,alpha=0.5,info_layer=16"``.
 
 The same strings name a multiple-choice scoring rule and a generation decoder, so a setting
-chosen on TruthfulQA MC can be passed unchanged to any generation task.
+chosen on TruthfulQA MC can be passed unchanged to any generation task. Specs are parsed by the
+harness's one ``k=v`` parser (:class:`harness.models.decoding_spec.DecodingSpec`) and typed by
+the dataclass of their mode: :class:`MethodSetting` when scoring, the decoders' parameter
+classes (:mod:`.decoders`) when generating.
+
+**relative_top, the one rule** (:data:`DEFAULT_RELATIVE_TOP`): unless a spec sets it, scoring
+uses 0 (no relative-top mask) and generation 0.1. Both follow DoLa (Chuang et al., ICLR 2024),
+whose code the Activation Decoding repository builds on: its adaptive plausibility constraint
+keeps tokens with p >= 0.1 * max p when generating (the paper's alpha = 0.1, the default
+``--relative_top 0.1`` of its generation scripts), while its multiple-choice scorer
+(``tfqa_mc_eval.py``) defaults to ``--relative_top 0.0``. An explicit ``relative_top=`` is used
+as given in both modes.
 """
 
 from __future__ import annotations
@@ -10,35 +21,20 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from harness.models.decoding_spec import DecodingSpec
+from harness.options import bind, options_of
+
 METHODS = ("greedy", "dola", "activation", "activation_dola")
+#: relative_top when a spec does not set it, per mode (see the module docstring for why).
+DEFAULT_RELATIVE_TOP = {"scoring": 0.0, "generation": 0.1}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"name,k=v,..."`` -> (name, {k: value}) with ints, floats and booleans converted."""
-    parts = [p.strip() for p in str(spec).split(",") if p.strip()]
-    if not parts:
+    """``"name,k=v,..."`` -> (name, {k: text}); the receiver's dataclass types the values."""
+    if not str(spec).strip():
         raise ValueError("empty decoding spec")
-    name, params = parts[0], {}
-    for part in parts[1:]:
-        key, eq, raw = part.partition("=")
-        if not eq or not key.strip():
-            raise ValueError(f"decoding spec {spec!r}: expected key=value, got {part!r}")
-        params[key.strip()] = _coerce(raw.strip())
-    return name, params
-
-
-def _coerce(raw: str) -> Any:
-    low = raw.lower()
-    if low in ("true", "yes"):
-        return True
-    if low in ("false", "no"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+    parsed = DecodingSpec.parse(str(spec), "decoding spec")
+    return parsed.name, parsed.kwargs
 
 
 @dataclass(frozen=True)
@@ -52,20 +48,19 @@ class MethodSetting:
     layers: str = "low"  # DoLa premature candidates: low | high | "0+2+4"
     premature_norm: bool = True  # DoLa: final norm on premature layers (transformers' DoLa omits it)
     post_softmax: bool = True  # DoLa's MC code renormalises the contrast
-    relative_top: float = 0.0  # MC scoring: 0 = no relative-top mask (DoLa's MC default)
+    relative_top: float = DEFAULT_RELATIVE_TOP["scoring"]
 
     @classmethod
     def parse(cls, spec: str) -> MethodSetting:
+        """A scoring setting, typed by this class's fields (``layers=2+4`` stays text, ``alpha=1`` a float)."""
         name, params = parse_spec(spec)
         if name not in METHODS:
             raise ValueError(f"unknown method {name!r} in {spec!r}; expected one of {METHODS}")
-        known = {"alpha", "info_layer", "final_norm", "layers", "premature_norm", "post_softmax", "relative_top"}
-        unknown = set(params) - known
+        options = options_of(cls, skip=("method",))
+        unknown = set(params) - set(options.fields)
         if unknown:
-            raise ValueError(f"{spec!r}: unknown parameter(s) {sorted(unknown)}; accepted: {sorted(known)}")
-        if "layers" in params:
-            params["layers"] = str(params["layers"])
-        setting = cls(method=name, **params)
+            raise ValueError(f"{spec!r}: unknown parameter(s) {sorted(unknown)}; accepted: {options.names()}")
+        setting = cls(method=name, **bind(options, params, f"{spec!r}:", "a scoring setting"))
         if setting.uses_entropy and setting.info_layer is None:
             raise ValueError(f"{spec!r}: method {name!r} needs info_layer=<site>")
         if not 0.0 <= setting.relative_top <= 1.0:

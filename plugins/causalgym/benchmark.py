@@ -22,10 +22,9 @@ Task arguments (task YAML ``args``):
 * ``das_control``: with ``control``, also retrain DAS on the control labels (default true);
   false halves DAS's cost and leaves DAS without selectivity (the other methods keep theirs,
   which cost no extra training).
-* ``das``: overrides of lr (5e-3), batch_size (4), rank (1); training runs to convergence by
-  default (``converge: true``, ``heldout`` 0.2 of the training pairs, ``patience`` 5
-  evaluations, ``eval_every`` 10 steps, ``max_steps`` 500); ``converge: false`` restores the
-  paper's fixed schedule (``epochs`` 1, ``steps``, ``warmup`` 0.1).
+* ``das``: overrides of DAS's training options (lr, batch_size, rank; to convergence on held-out
+  training pairs by default, ``converge: false`` restores the paper's fixed schedule); the keys
+  and their defaults are :class:`~harness_plugins.causalgym.das_options.DASOptions`.
 * ``methods`` may also name a featurizer from outside as ``module:factory``
   (:mod:`harness.interventions.external`; ``external`` holds its keyword options).
 * ``featurizer_dir``: save every cell's fitted direction(s) there (``.safetensors``, one file per
@@ -42,12 +41,12 @@ from typing import Any, Sequence
 
 from harness.benchmark import Benchmark, Sample, SampleResult, TaskContext, TaskResult, mean_and_stderr
 from harness.whitebox.capabilities import Capability
+from harness_plugins.causalgym.das_options import DASOptions
 
 log = logging.getLogger("harness.causalgym")
 
 ALL_METHODS = ("das", "probe", "mean", "pca", "kmeans", "lda", "random")
 DEFAULT_TEMPLATES = "causalgym/data/templates.json"
-DAS_KEYS = {"lr", "batch_size", "epochs", "steps", "warmup", "rank", "converge", "heldout", "patience", "eval_every", "max_steps"}
 LOW_ACCURACY = 0.6
 
 
@@ -93,11 +92,7 @@ class CausalGymBenchmark(Benchmark):
         if das_layers != "all" and (isinstance(das_layers, str) or not all(isinstance(x, int) for x in das_layers)):
             raise ValueError(f"das_layers must be 'all' or a list of site numbers, got {das_layers!r}")
         self.layers, self.das_layers = layers, das_layers
-        das = dict(das or {})
-        bad = set(das) - DAS_KEYS
-        if bad:
-            raise ValueError(f"unknown das option(s) {sorted(bad)}; known: {sorted(DAS_KEYS)}")
-        self.das, self.control, self.probe_C, self.bos = das, bool(control), float(probe_C), bos
+        self.das, self.control, self.probe_C, self.bos = DASOptions.from_args(das), bool(control), float(probe_C), bos
         self.das_control = bool(das_control)
         self._templates: dict[str, Any] | None = None
         self._pairs: dict[str, tuple[list[Any], list[Any]]] = {}
@@ -180,14 +175,8 @@ class CausalGymBenchmark(Benchmark):
     def evaluate(self, model: Any, samples: Sequence[Sample], ctx: TaskContext) -> list[SampleResult]:
         from harness_plugins.causalgym.sweep import SweepConfig, run_cell
 
-        cfg = SweepConfig(
-            das_lr=self.das.get("lr", 5e-3), das_batch_size=self.das.get("batch_size", 4),
-            das_epochs=self.das.get("epochs", 1), das_steps=self.das.get("steps"), das_warmup=self.das.get("warmup", 0.1),
-            das_rank=self.das.get("rank", 1), probe_C=self.probe_C, control=self.control, das_control=self.das_control, seed=ctx.seed,
-            das_converge=self.das.get("converge", True), das_heldout=self.das.get("heldout", 0.2),
-            das_patience=self.das.get("patience", 5), das_eval_every=self.das.get("eval_every", 10),
-            das_max_steps=self.das.get("max_steps", 500), external=self.external,
-        )
+        cfg = SweepConfig(das=self.das, probe_C=self.probe_C, control=self.control, das_control=self.das_control,
+                          seed=ctx.seed, external=self.external)
         results, modules = [], {}
         for sample in samples:
             d = sample.doc

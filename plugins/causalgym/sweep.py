@@ -4,10 +4,10 @@ Per task, every base and source sentence runs through the model once (:class:`Ta
 each cell then reads activations from those runs, fits its featurizer (DAS trains through
 the cached engine) and measures the intervention on the eval pairs.
 
-DAS trains to convergence by default (``das_converge``): a seeded ``das_heldout`` share of the
-cell's *training* pairs is held out (never the evaluation pairs), the rest are trained on, and
-training stops when the held-out loss has not improved for ``das_patience`` evaluations (one
-every ``das_eval_every`` steps) or at ``das_max_steps``; the best evaluated rotation is kept and
+DAS trains to convergence by default (:class:`~harness_plugins.causalgym.das_options.DASOptions`
+``converge``): a seeded ``heldout`` share of the cell's *training* pairs is held out (never the
+evaluation pairs), the rest are trained on, and training stops when the held-out loss has not
+improved for ``patience`` evaluations (one every ``eval_every`` steps) or at ``max_steps``; the best evaluated rotation is kept and
 the steps taken are reported. Selectivity is reported by the paper's rule (effect - control) and
 by a sign-free one (effect - |control|), see docs/plugins/causalgym.md.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,26 +24,17 @@ import torch
 import random
 
 from harness.interventions import CachedProblem, CachedRun, InterchangeEngine, TokenBatch, make_featurizer
+from harness_plugins.causalgym.das_options import DASOptions
 from harness_plugins.causalgym.metrics import interchange_accuracy, log_odds, logodds_effect
 from harness_plugins.causalgym.prepare import PreparedPairs
 
 
 @dataclass
 class SweepConfig:
-    das_lr: float = 5e-3
-    das_batch_size: int = 4
-    das_epochs: int = 1
-    das_steps: int | None = None
-    das_warmup: float = 0.1
-    das_rank: int = 1
+    das: DASOptions = field(default_factory=DASOptions)
     probe_C: float = 1.0
     control: bool = True
     das_control: bool = True  # retrain DAS on the control labels (doubles DAS cost)
-    das_converge: bool = True  # train to convergence on a held-out slice of the training pairs
-    das_heldout: float = 0.2
-    das_patience: int = 5
-    das_eval_every: int = 10
-    das_max_steps: int = 500
     external: dict | None = None  # options for 'module:factory' methods
     seed: int = 0
     min_pairs: int = 2
@@ -116,11 +107,11 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
     y = torch.tensor([tr.base_class[i] for i in rows] + [tr.src_class[i] for i in rows])
     if method == "das":
         targets = tr.src_control if control else tr.src_label
-        if cfg.das_converge:
+        if cfg.das.converge:
             return _fit_das_converged(state, engine, site, span, rows, targets, cfg)
         problem = _problem(engine, state.train_base, state.train_src, tr, rows, span, site, targets)
-        feat = make_featurizer("das", rank=cfg.das_rank, seed=cfg.seed, lr=cfg.das_lr, batch_size=cfg.das_batch_size,
-                               epochs=cfg.das_epochs, steps=cfg.das_steps, warmup=cfg.das_warmup)
+        feat = make_featurizer("das", rank=cfg.das.rank, seed=cfg.seed, lr=cfg.das.lr, batch_size=cfg.das.batch_size,
+                               epochs=cfg.das.epochs, steps=cfg.das.steps, warmup=cfg.das.warmup)
         feat.fit(X, y, problem=problem)
         losses = feat.log_.losses
         tail = losses[-max(1, len(losses) // 10):]
@@ -147,15 +138,15 @@ def _fit_das_converged(state: TaskState, engine: InterchangeEngine, site: int, s
 
     order = list(rows)
     random.Random(f"{cfg.seed}:heldout:{state.task}").shuffle(order)
-    n_held = max(1, round(cfg.das_heldout * len(order)))
+    n_held = max(1, round(cfg.das.heldout * len(order)))
     held, fit_rows = sorted(order[:n_held]), sorted(order[n_held:])
     tr = state.train
     problem = _problem(engine, state.train_base, state.train_src, tr, fit_rows, span, site, targets)
     heldout = _problem(engine, state.train_base, state.train_src, tr, held, span, site, targets)
-    module = RotatedSubspace(state.train_base.states[site].shape[-1], rank=cfg.das_rank, seed=cfg.seed).to(state.train_base.final.device)
+    module = RotatedSubspace(state.train_base.states[site].shape[-1], rank=cfg.das.rank, seed=cfg.seed).to(state.train_base.final.device)
     log = train_converged(problem, module, heldout, ConvergeConfig(
-        lr=cfg.das_lr, batch_size=cfg.das_batch_size, eval_every=cfg.das_eval_every, patience=cfg.das_patience,
-        max_steps=cfg.das_max_steps, seed=cfg.seed))
+        lr=cfg.das.lr, batch_size=cfg.das.batch_size, eval_every=cfg.das.eval_every, patience=cfg.das.patience,
+        max_steps=cfg.das.max_steps, seed=cfg.seed))
     from harness.interventions import Subspace
 
     fn = Subspace(module.rows.detach())

@@ -271,7 +271,7 @@ def _prompt(value: str | None, default: str) -> str:
 
 
 def cmd_generate(args: argparse.Namespace, pm: Any = None) -> int:
-    from harness.cli import parse_kv
+    from harness.options import split_kv
     from harness_plugins.llm_usage.corpus import iter_documents
     from harness_plugins.llm_usage.generate import EXPAND_PROMPT, OUTLINE_PROMPT, GenerationSettings, generate_corpus
 
@@ -281,7 +281,7 @@ def cmd_generate(args: argparse.Namespace, pm: Any = None) -> int:
         do_sample=args.sample, temperature=args.temperature, top_p=args.top_p, seed=args.seed, chat=args.chat,
         max_doc_chars=args.max_doc_chars,
     )
-    adapter = load_adapter(args.model, parse_kv(args.model_args, "--model-args"), pm)
+    adapter = load_adapter(args.model, dict(split_kv(args.model_args, "--model-args")), pm)
     out = generate_corpus(adapter, iter_documents(args.human, args.text_column), args.out, settings,
                           max_docs=args.max_docs, min_chars=args.min_chars, progress=True)
     n = sum(1 for _ in out.open(encoding="utf-8"))
@@ -297,4 +297,7 @@ def load_adapter(model: str, model_args: dict[str, Any], pm: Any = None) -> Any:
     models = pm.registry().models
     if model not in models:
         raise ValueError(f"unknown model adapter {model!r} (registered: {', '.join(sorted(models)) or 'none'})")
-    return models[model].load()(**model_args)
+    from harness.models.args import bind_model_args
+
+    factory = models[model].load()
+    return factory(**bind_model_args(model, factory, model_args, pm.registry().decoders))

@@ -113,3 +113,21 @@ def test_a_missing_embedded_model_package_gives_one_line_with_the_install_comman
     assert code == 2, err
     assert "pip install harness-ghost-model" in err and "harness_ghost_model_pkg" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 6, err
+
+
+@pytest.mark.parametrize("args, needle", [
+    ("max_lenght=64", "unknown model argument(s) ['max_lenght'] for adapter 'hf' (did you mean max_length?)"),
+    ("decoding=activation,alpha=0.5,info_layer=-1,max_lenght=64",
+     "unknown model argument(s) ['max_lenght'] for adapter 'hf' or decoding 'activation' (did you mean max_length?)"),
+    ("decoding=activation,alpha=half,info_layer=-1", "decoding=activation alpha='half': expected a number"),
+    ("decoding=activaton,alpha=0.5", "decoding=activaton: unknown decoding strategy (did you mean activation?)"),
+    ("decoding=activation,alpha=0.5", "decoding 'activation' needs info_layer="),
+    ("share_prefix=maybe", "share_prefix='maybe': expected true or false"),
+    ("revision=v1,revision=v2", "revision is given twice"),
+])
+def test_misspelled_or_mistyped_arguments_are_refused_before_weights_load(tmp_path, args, needle):
+    # pretrained names no model: an error about the argument proves nothing was loaded first
+    res = run_cli(["run", "--tasks", "activation_decoding_openqa_sample", "--no-progress", "--limit", "1",
+                   "--model-args", f"pretrained={tmp_path / 'no-model'},{args}", "--output-path", str(tmp_path)])
+    assert_user_error(res, needle)
+    assert one_error_line(res.stderr, needle) and "no-model" not in error_line(res.stderr)
