@@ -8,7 +8,7 @@ from harness.hookspecs import hookimpl
 from harness.registry import ModelSpec
 
 __version__ = "0.1.0"
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 
 HF_ARGS = {"pretrained", "gguf_file", "revision", "device", "dtype", "device_map", "trust_remote_code",
            "batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name", "share_prefix", "cached_rerun"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from harness.hookspecs import hookimpl
 from harness.registry import BenchmarkSpec, DecoderSpec, MetricSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"
 
 _PKG = "harness_plugins.activation_decoding"

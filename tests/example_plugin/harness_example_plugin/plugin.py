@@ -6,7 +6,7 @@ from harness.hookspecs import hookimpl
 from harness.registry import BenchmarkSpec, MetricSpec
 
 __version__ = "0.2.0"
-HARNESS_API_VERSION = "1.0"  # the hook API this plugin was written for
+HARNESS_API_VERSION = "2.0"  # the hook API this plugin was written for
 
 
 @hookimpl
