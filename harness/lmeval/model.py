@@ -15,11 +15,15 @@ class HarnessLM(LM):
     """lm-eval model ``harness``: ``--model harness --model_args pretrained=smollm2-135m,decoding=...``."""
 
     def __init__(self, adapter: Any = None, **model_args: Any):
+        """Wrap ``adapter``, or build the hf adapter from ``model_args``. lm-eval builds this class
+        itself, outside any harness run, so it is a top-level entry point: it loads the installed
+        plugins once for their decoding strategies, as the ``harness`` command does."""
         super().__init__()
         if adapter is None:
             from harness.models.plugin import make_hf_adapter
+            from harness.pluginmanager import PluginManager
 
-            adapter = make_hf_adapter(**model_args)
+            adapter = make_hf_adapter(**model_args).use_decoders(PluginManager().load().registry().decoders)
         self.adapter = adapter
 
     @classmethod

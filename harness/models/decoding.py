@@ -1,14 +1,15 @@
-"""Decoding strategies by name: ``"activation,alpha=0.5,info_layer=16"`` -> a NextTokenRule."""
+"""Decoding strategies by name: ``"activation,alpha=0.5,info_layer=16"`` -> a NextTokenRule.
+
+The strategies come from the registry passed in (no module state): plugins register them with
+``harness_register_decoders`` and the runner gives them to the adapter it loads."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter, NextTokenRule
     from harness.registry import DecoderSpec
-
-_DECODERS: dict[str, DecoderSpec] | None = None
 
 
 def parse_value(text: str) -> Any:
@@ -38,27 +39,13 @@ def parse_decoding(spec: str) -> tuple[str, dict[str, Any]]:
     return name, params
 
 
-def set_decoders(decoders: dict[str, DecoderSpec]) -> None:
-    """Use these registrations (the runner passes its plugin registry)."""
-    global _DECODERS
-    _DECODERS = dict(decoders)
-
-
-def available_decoders() -> dict[str, DecoderSpec]:
-    global _DECODERS
-    if _DECODERS is None:
-        from harness.pluginmanager import PluginManager
-
-        _DECODERS = dict(PluginManager().load().registry().decoders)
-    return _DECODERS
-
-
-def make_rule(adapter: ModelAdapter, spec: str) -> NextTokenRule | None:
-    """The rule for ``spec``; ``None`` for plain decoding (``greedy``/``sample``)."""
+def make_rule(adapter: ModelAdapter, spec: str, decoders: Mapping[str, DecoderSpec]) -> NextTokenRule | None:
+    """The rule for ``spec`` from ``decoders`` (the run's registered decoding strategies, which
+    the runner hands to the adapter: ``adapter.decoders``); ``None`` for plain decoding
+    (``greedy``/``sample``)."""
     name, params = parse_decoding(spec)
     if name in ("greedy", "default", "sample"):
         return None
-    decoders = available_decoders()
     if name not in decoders:
         raise ValueError(f"unknown decoding strategy {name!r}; registered: {', '.join(sorted(decoders)) or 'none'}")
     return decoders[name].load()(adapter, **params)

@@ -188,6 +188,7 @@ class CausalGymBenchmark(Benchmark):
             das_patience=self.das.get("patience", 5), das_eval_every=self.das.get("eval_every", 10),
             das_max_steps=self.das.get("max_steps", 500), external=self.external,
         )
+        cfg.featurizers = ctx.registry
         results, modules = [], {}
         for sample in samples:
             d = sample.doc

@@ -47,6 +47,7 @@ class SweepConfig:
     external: dict | None = None  # options for 'module:factory' methods
     seed: int = 0
     min_pairs: int = 2
+    featurizers: Any = None  # the run's Registry (ctx.registry): featurizers are looked up there
 
 
 @dataclass
@@ -119,7 +120,7 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
         if cfg.das_converge:
             return _fit_das_converged(state, engine, site, span, rows, targets, cfg)
         problem = _problem(engine, state.train_base, state.train_src, tr, rows, span, site, targets)
-        feat = make_featurizer("das", rank=cfg.das_rank, seed=cfg.seed, lr=cfg.das_lr, batch_size=cfg.das_batch_size,
+        feat = make_featurizer("das", cfg.featurizers, rank=cfg.das_rank, seed=cfg.seed, lr=cfg.das_lr, batch_size=cfg.das_batch_size,
                                epochs=cfg.das_epochs, steps=cfg.das_steps, warmup=cfg.das_warmup)
         feat.fit(X, y, problem=problem)
         losses = feat.log_.losses
@@ -135,7 +136,7 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
         kwargs["C"] = cfg.probe_C
     if method in ("kmeans", "random"):
         kwargs["seed"] = cfg.seed
-    feat = make_featurizer(method, **kwargs).fit(X, y)
+    feat = make_featurizer(method, cfg.featurizers, **kwargs).fit(X, y)
     return feat.intervention(), {}
 
 

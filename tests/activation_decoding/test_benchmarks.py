@@ -49,7 +49,7 @@ def test_truthfulqa_mc_end_to_end(adapters):
     assert agg.details["selection"]["families"]["activation"]["n_candidates"] == 2
 
 
-def test_open_qa_end_to_end(adapters, our_decoders):
+def test_open_qa_end_to_end(adapters):
     bench = OpenQAGeneration(decodings=["greedy", "activation,alpha=0,info_layer=2", "dola,layers=0+1"], max_new_tokens=3, limit=3)
     ctx = TaskContext(task="q")
     samples = bench.samples(None, ctx)
