@@ -27,7 +27,7 @@ def test_example_plugin_in_a_temporary_venv(tmp_path, tiny_model_dir):
     install = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
                               str(REPO / "tests" / "example_plugin")], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
-    assert list(venv_site.glob("harness_example_plugin-0.2.0.dist-info"))
+    assert list(venv_site.glob("harness_example_plugin-0.3.0.dist-info"))
 
     plugins = json.loads(subprocess.run([str(py), "-m", "harness", "plugins", "--json"], capture_output=True, text=True,
                                         cwd=tmp_path).stdout)

@@ -38,7 +38,7 @@ def test_installed_distribution_is_discovered(example_plugin_site):
     assert res.returncode == 0, res.stderr
     infos = {p["name"]: p for p in json.loads(res.stdout)}
     assert infos["arith"]["status"] == "ok"
-    assert infos["arith"]["version"] == "0.2.0"
+    assert infos["arith"]["version"] == "0.3.0"
     assert "harness-example-plugin" in infos["arith"]["origin"]
     assert infos["hf"]["status"] == "ok"
     listing = json.loads(run_cli(["list", "--json"], env=env_with(example_plugin_site)).stdout)
