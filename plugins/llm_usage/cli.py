@@ -295,7 +295,4 @@ def load_adapter(model: str, model_args: dict[str, Any], pm: Any) -> Any:
     registry = pm.registry()
     if model not in registry.models:
         raise ValueError(f"unknown model adapter {model!r} (registered: {', '.join(sorted(registry.models)) or 'none'})")
-    adapter = registry.models[model].load()(**model_args)
-    if hasattr(adapter, "use_decoders"):
-        adapter.use_decoders(registry.decoders)
-    return adapter
+    return registry.models[model].load()(**model_args).use_decoders(registry.decoders)
