@@ -150,15 +150,16 @@ class PluginManager:
                     self._fail(plugin, err)
                     continue
                 for spec in checked:
-                    if spec.name in table:
-                        other = table[spec.name].plugin
+                    key = f"{plugin}:{spec.name}" if kind is PlotSpec else spec.name  # plot kinds are per plugin: no clash
+                    if key in table:
+                        other = table[key].plugin
                         builtin = self.infos.get(other, PluginInfo(other, "?", "?")).builtin
                         msg = f"{kind.__name__} {spec.name!r} is already registered by {'built-in ' if builtin else ''}plugin {other!r}"
                         if builtin:
                             intruders[plugin] = msg
                         self._fail(plugin, RegistrationError(msg))
                         continue
-                    table[spec.name] = _with_plugin(spec, plugin)
+                    table[key] = _with_plugin(spec, plugin)
         for plugin, msg in intruders.items():  # refused as a whole: none of its registrations or hooks stay
             for table in reg.tables():
                 for name in [n for n, s in table.items() if s.plugin == plugin]:

@@ -140,7 +140,7 @@ class Registry:
     models: dict[str, ModelSpec] = field(default_factory=dict)
     decoders: dict[str, DecoderSpec] = field(default_factory=dict)
     featurizers: dict[str, FeaturizerSpec] = field(default_factory=dict)
-    plots: dict[str, PlotSpec] = field(default_factory=dict)
+    plots: dict[str, PlotSpec] = field(default_factory=dict)  # keyed "plugin:name" (names are per plugin)
 
     def tables(self) -> tuple[dict[str, Any], ...]:
         return (self.benchmarks, self.models, self.decoders, self.featurizers, self.plots)

@@ -137,7 +137,7 @@ def harness_leaderboard_plots():
     from dataclasses import replace
     from importlib import import_module
 
-    return [replace(spec, name=plugin + "_" + spec.name, benchmarks=(benchmark,))
+    return [replace(spec, benchmarks=(benchmark,))
             for plugin, benchmark in PLOTTED.items()
             for spec in import_module("harness_plugins." + plugin + ".plugin").harness_leaderboard_plots()]
 

@@ -97,7 +97,7 @@ def test_plot_kinds_come_from_the_hook_and_follow_their_benchmarks(tmp_path):
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots()
-        ax.bar(range(len(entries)), [e.metrics["error_rate"] for e in entries])
+        ax.bar(range(len(entries)), [len(e.metrics) for e in entries])
         return [Plot(ctx.save(fig, f"{ctx.benchmark}-rows"), "rows", "one bar per row", ctx.benchmark)]
 
     class ThirdParty:
@@ -109,13 +109,19 @@ def test_plot_kinds_come_from_the_hook_and_follow_their_benchmarks(tmp_path):
         def harness_leaderboard_plots(self):
             return [PlotSpec("rows", count_rows, title="Rows")]
 
+    class Another:  # the same plot name in another plugin is no clash; it names the benchmark it draws
+        @hookimpl
+        def harness_leaderboard_plots(self):
+            return [PlotSpec("rows", count_rows, title="Rows", benchmarks=("ravel",))]
+
     pm = PluginManager().load(autoload=False)
     pm.register_object(ThirdParty(), "thirdparty")
+    pm.register_object(Another(), "another")
     (tmp_path / "res").mkdir()
     (tmp_path / "res" / "results_x.json").write_text(json.dumps(make_run("m", "2026-11-01T00:00:00Z", ["thirdparty_task", "ravel_city"], random.Random(0))))
     board = build(tmp_path / "res", tmp_path / "out", manager=pm)
-    assert drawn == [("thirdparty_bench", ["m"])]  # its plugin's benchmark only; ravel's plot is not loaded here
-    assert [p.file for p in board.plots] == ["plots/thirdparty_bench-rows.png"]
+    assert drawn == [("ravel", ["m"]), ("thirdparty_bench", ["m"])]  # each its own benchmarks (the ravel plugin is not loaded)
+    assert [p.file for p in board.plots] == ["plots/ravel-rows.png", "plots/thirdparty_bench-rows.png"] and pm.failures() == []
     assert (tmp_path / "out" / "plots" / "thirdparty_bench-rows.png").read_bytes()[:4] == b"\x89PNG"
 
 
