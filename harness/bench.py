@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.hookspecs import hookimpl
+
 QA_PRIMER = """Q: What is human life expectancy in the United States?
 A: Human life expectancy in the United States is 78 years.
 
@@ -130,7 +132,7 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
     }
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, pm: Any) -> int:
     import harness
 
     adapter = harness.load_model(args.model, batch_size=args.batch_size)
@@ -151,6 +153,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
+
+
+@hookimpl
+def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """The core plugin ``bench`` adds ``harness bench`` like any plugin's command."""
+    add_command(subparsers)
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import ModelAdapter
+    from harness.registry import Registry
 
 
 @dataclass
@@ -58,6 +59,7 @@ class TaskContext:
     cache_dir: Path | None = None  # per-model scratch space for instances worth caching
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("harness"))
     status: str = ""  # what a long evaluate() last reported; shown by the runner's heartbeat
+    registry: Registry | None = None  # what the loaded plugins registered (featurizers, decoders, ...)
 
     def report(self, text: str) -> None:
         """Say where a long sample is (e.g. ``"layer 3/12"``); the runner shows it while waiting."""

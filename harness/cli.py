@@ -1,4 +1,7 @@
-"""``harness`` command line. Imports stay light: ``--help``, ``list`` and ``plugins`` never import torch."""
+"""``harness`` command line. Imports stay light: ``--help``, ``list`` and ``plugins`` never import torch.
+
+This module is also the core plugin ``core``: its ``harness_add_commands`` adds ``run``, ``list``
+and ``plugins`` the way any plugin adds a command."""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.hookspecs import hookimpl
 from harness.options import OptionError, split_kv
 from harness.pluginmanager import PluginManager
 from harness.tasks import TaskConfigError, TaskIndex
 from harness.textsafe import printable
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as a process killed by SIGPIPE (128 + 13)
 
 
 def positive_int(text: str) -> int:
@@ -74,10 +79,20 @@ def _accept_global_options(sub: argparse._SubParsersAction, seen: set[int] | Non
 
 
 def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
+    """The ``harness`` parser: global options, then every command, each added through
+    ``harness_add_commands`` (the built-in ones by core plugin modules, see ``CORE_PLUGINS``)."""
     parser = argparse.ArgumentParser(prog="harness", description="Evaluation harness for interpretability and behaviour research.")
     _global_options(parser)
     sub = parser.add_subparsers(dest="command")
+    pm.call("harness_add_commands", subparsers=sub)  # a plugin whose hook raises is reported, not fatal
+    _accept_global_options(sub)
+    return parser
 
+
+@hookimpl
+def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """The core commands: ``run``, ``list`` and ``plugins``."""
+    sub = subparsers
     run = sub.add_parser("run", help="evaluate a model on tasks (default: the default suite on smollm2-135m)")
     run.add_argument("--model", default="hf", help="model adapter (default: hf)")
     run.add_argument("--model-args", default="", help="k=v,... e.g. pretrained=smollm2-135m,dtype=float32")
@@ -101,20 +116,12 @@ def build_parser(pm: PluginManager) -> argparse.ArgumentParser:
     plg.add_argument("--json", action="store_true")
     plg.set_defaults(func=cmd_plugins)
 
-    from harness import bench, leaderboard_cli
-
-    bench.add_command(sub)
-    leaderboard_cli.add_command(sub)
-    pm.call("harness_add_commands", subparsers=sub)  # a plugin whose hook raises is reported, not fatal
-    _accept_global_options(sub)
-    return parser
-
 
 def _index(pm: PluginManager, include: Sequence[Path]) -> TaskIndex:
     return TaskIndex.scan([*pm.task_paths(), *include], required=include)
 
 
-def cmd_run(args: argparse.Namespace, pm: PluginManager, argv: Sequence[str] = ()) -> int:
+def cmd_run(args: argparse.Namespace, pm: PluginManager) -> int:
     from harness.interrupt import RunInterrupted
     from harness.outdir import default_output_dir
     from harness.runner import RunConfig, RunError, run
@@ -127,6 +134,7 @@ def cmd_run(args: argparse.Namespace, pm: PluginManager, argv: Sequence[str] = (
         log_samples=args.log_samples, resume=args.resume, cache_requests=args.cache_requests,
         progress=not args.no_progress, report=_note,
     )
+    argv = getattr(args, "harness_argv", ())  # the command line, for the resume hint
     try:
         doc = run(cfg, pm=pm)
     except RunError as err:
@@ -285,18 +293,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    args.harness_argv = argv
     try:
-        if args.func is cmd_run:
-            return cmd_run(args, pm, argv)
-        if args.func in (cmd_list, cmd_plugins) or getattr(args, "wants_pm", False):
-            return int(args.func(args, pm) or 0)
-        return int(args.func(args) or 0)
+        status = int(args.func(args, pm) or 0)  # every command, built-in or not: func(args, pm)
+        sys.stdout.flush()  # a closed pipe is noticed here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:  # `harness list | head`: the reader left; no traceback
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (TaskConfigError, OptionError) as err:
         _err(str(err))
         return 2
     except KeyboardInterrupt:
         _note("harness: interrupted")
         return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,13 +1,15 @@
-"""Wires the leaderboard command (harness.leaderboard) into the CLI without importing it eagerly."""
+"""The core plugin ``leaderboard``: adds the ``harness leaderboard`` command through
+``harness_add_commands`` without importing :mod:`harness.leaderboard` before it runs."""
 
 from __future__ import annotations
 
 import argparse
 
+from harness.hookspecs import hookimpl
 
-def add_command(sub: argparse._SubParsersAction) -> None:
-    try:
-        from harness.leaderboard import add_command as add_leaderboard
-    except ImportError:
-        return
-    add_leaderboard(sub)
+
+@hookimpl
+def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from harness.leaderboard.command import add_command
+
+    add_command(subparsers)

@@ -1,6 +1,7 @@
 """Find, load and isolate plugins; collect their registrations.
 
-Plugins come from the ``harness.plugins`` entry-point group (built-ins included), from
+Plugins come from the core's own list (:data:`CORE_PLUGINS`, always loaded, as pytest loads its
+default plugins), the ``harness.plugins`` entry-point group (built-ins included), from
 ``--plugin module.path``, or are blocked with ``-p no:NAME``. ``HARNESS_DISABLE_PLUGIN_AUTOLOAD=1``
 turns entry-point discovery off (explicit ``--plugin`` modules still load). A plugin that
 fails to import, needs a newer hook API, or returns malformed registrations is recorded
@@ -27,8 +28,19 @@ import pluggy
 
 from harness import hookspecs
 from harness.extras import install_command, missing_for_extra
-from harness.registry import BenchmarkSpec, DecoderSpec, ModelSpec, Registry, RegistrationError, check_spec
+from harness.registry import (BenchmarkSpec, DecoderSpec, FeaturizerSpec, ModelSpec, PlotSpec, Registry, RegistrationError,
+                              check_spec)
 
+#: The core's built-in plugin modules (name -> module), registered before any entry point and
+#: also with autoload off. They use the hooks exactly as a plugin does; ``core`` (the ``run``,
+#: ``list`` and ``plugins`` commands) cannot be blocked.
+CORE_PLUGINS = {
+    "core": "harness.cli",
+    "bench": "harness.bench",
+    "leaderboard": "harness.leaderboard_cli",
+    "featurizers": "harness.featurizers_plugin",
+}
+ESSENTIAL = {"core"}
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_DIST = "interp-harness"
 log = logging.getLogger("harness")
@@ -61,6 +73,10 @@ class PluginManager:
     # -- loading --------------------------------------------------------------------------
     def load(self, extra_modules: Iterable[str] = (), blocked: Iterable[str] = (), autoload: bool | None = None) -> PluginManager:
         blocked = set(blocked)
+        for name, module_path in CORE_PLUGINS.items():
+            if name not in self.infos:
+                self._load_one(name, module_path, "core", _core_version(), blocked - ESSENTIAL)
+                self.infos[name].builtin = True
         if autoload is None:
             autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
         if autoload:
@@ -116,6 +132,8 @@ class PluginManager:
             ("harness_register_benchmarks", BenchmarkSpec, reg.benchmarks),
             ("harness_register_models", ModelSpec, reg.models),
             ("harness_register_decoders", DecoderSpec, reg.decoders),
+            ("harness_register_featurizers", FeaturizerSpec, reg.featurizers),
+            ("harness_leaderboard_plots", PlotSpec, reg.plots),
         )
         intruders: dict[str, str] = {}
         for hook_name, kind, table in targets:
@@ -132,17 +150,18 @@ class PluginManager:
                     self._fail(plugin, err)
                     continue
                 for spec in checked:
-                    if spec.name in table:
-                        other = table[spec.name].plugin
+                    key = f"{plugin}:{spec.name}" if kind is PlotSpec else spec.name  # plot kinds are per plugin: no clash
+                    if key in table:
+                        other = table[key].plugin
                         builtin = self.infos.get(other, PluginInfo(other, "?", "?")).builtin
                         msg = f"{kind.__name__} {spec.name!r} is already registered by {'built-in ' if builtin else ''}plugin {other!r}"
                         if builtin:
                             intruders[plugin] = msg
                         self._fail(plugin, RegistrationError(msg))
                         continue
-                    table[spec.name] = _with_plugin(spec, plugin)
+                    table[key] = _with_plugin(spec, plugin)
         for plugin, msg in intruders.items():  # refused as a whole: none of its registrations or hooks stay
-            for table in (reg.benchmarks, reg.models, reg.decoders):
+            for table in reg.tables():
                 for name in [n for n, s in table.items() if s.plugin == plugin]:
                     del table[name]
             if self.pm.get_plugin(plugin) is not None:
@@ -194,6 +213,12 @@ class PluginManager:
 
     def unavailable(self) -> list[PluginInfo]:
         return [i for i in self.infos.values() if i.status == "unavailable"]
+
+
+def _core_version() -> str:
+    from harness import __version__
+
+    return __version__
 
 
 def _new_pm() -> pluggy.PluginManager:

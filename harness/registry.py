@@ -86,6 +86,35 @@ class DecoderSpec:
         return resolve(self.implementation)
 
 
+@dataclass(frozen=True)
+class FeaturizerSpec:
+    """A featurizer: a direction estimator that benchmarks build by name (``make_featurizer``)."""
+
+    name: str
+    implementation: str | Callable[..., Any]  # a harness.interventions.featurizers.Featurizer subclass
+    description: str = ""
+    plugin: str = ""
+
+    def load(self) -> Any:
+        return resolve(self.implementation)
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """A leaderboard plot kind: ``implementation(entries, ctx) -> list[Plot]`` (see
+    :mod:`harness.leaderboard.plots`), drawn once per benchmark it applies to."""
+
+    name: str
+    implementation: str | Callable[..., Any]
+    title: str = ""
+    #: The benchmarks whose entries it draws; empty means every benchmark of its plugin.
+    benchmarks: tuple[str, ...] = ()
+    plugin: str = ""
+
+    def load(self) -> Any:
+        return resolve(self.implementation)
+
+
 def check_spec(spec: Any, expected: type, plugin: str) -> Any:
     """Validate one registration; raise :class:`RegistrationError` naming the plugin."""
     if not isinstance(spec, expected):
@@ -94,6 +123,8 @@ def check_spec(spec: Any, expected: type, plugin: str) -> Any:
         )
     if not isinstance(spec.name, str) or not spec.name or not spec.name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise RegistrationError(f"plugin {plugin!r}: {expected.__name__} name {spec.name!r} is not a valid identifier")
+    if isinstance(spec, PlotSpec) and (isinstance(spec.benchmarks, str) or not all(isinstance(b, str) for b in spec.benchmarks)):
+        raise RegistrationError(f"plugin {plugin!r}: plot {spec.name!r} benchmarks must be a tuple of benchmark names")
     if isinstance(spec, BenchmarkSpec):
         for metric in spec.metrics:
             if not isinstance(metric, MetricSpec):
@@ -108,3 +139,8 @@ class Registry:
     benchmarks: dict[str, BenchmarkSpec] = field(default_factory=dict)
     models: dict[str, ModelSpec] = field(default_factory=dict)
     decoders: dict[str, DecoderSpec] = field(default_factory=dict)
+    featurizers: dict[str, FeaturizerSpec] = field(default_factory=dict)
+    plots: dict[str, PlotSpec] = field(default_factory=dict)  # keyed "plugin:name" (names are per plugin)
+
+    def tables(self) -> tuple[dict[str, Any], ...]:
+        return (self.benchmarks, self.models, self.decoders, self.featurizers, self.plots)

@@ -225,9 +225,8 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     typed_args = dict(cfg.model_args)
     if adapter is None and needs_model:
         adapter, typed_args = load_model_with_args(cfg, pm)
-    from harness.models.decoding import set_decoders
-
-    set_decoders(pm.registry().decoders)
+    if adapter is not None and hasattr(adapter, "use_decoders"):  # a ModelAdapter: `decoding=NAME` finds the registered strategies
+        adapter.use_decoders(pm.registry().decoders)
     fingerprint = adapter.fingerprint() if adapter is not None else ""
     model_name = (getattr(adapter, "name", None) or label) if adapter is not None else NO_MODEL
     out_dir = inside(root, slug(model_name)) if root is not None else None
@@ -319,7 +318,7 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         from harness.whitebox.capabilities import check
 
         check(name, bench.requires, adapter)  # before any data is loaded
-    ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir)
+    ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir, registry=pm.registry())
     t0 = time.time()
     try:
         samples = list(bench.samples(adapter if bench.needs_model else None, ctx))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testutil import REFDATA, REPO, refdata, run_cli  # noqa: F401 - re-exported for tests that import them from here
+from testutil import REFDATA, REPO, example_plugin_source, refdata, run_cli  # noqa: F401 - re-exported for tests that import them from here
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -38,5 +38,6 @@ def example_plugin_site(tmp_path_factory) -> Path:
     """The example plugin distribution really installed (pip --target) into a private site dir."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
-                    str(REPO / "tests" / "example_plugin")], check=True, capture_output=True, text=True)
+                    str(example_plugin_source(tmp_path_factory.mktemp("src")))], check=True, capture_output=True, text=True)
     return target
+

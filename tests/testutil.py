@@ -35,3 +35,11 @@ def assert_user_error(res: subprocess.CompletedProcess, *needles: str, code: int
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     for needle in needles:
         assert needle in res.stderr, (needle, res.stderr[-3000:])
+
+
+def example_plugin_source(folder: Path) -> Path:
+    """A copy of the example plugin's source, so building it leaves no build/ or egg-info in the repository."""
+    import shutil
+
+    return Path(shutil.copytree(REPO / "tests" / "example_plugin", folder / "example_plugin",
+                                ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")))

@@ -18,7 +18,7 @@ Submodules import torch; plugins should import this package lazily (inside funct
 """
 
 from harness.interventions.engine import CachedRun, InterchangeEngine, InterchangeFn
-from harness.interventions.featurizers import FEATURIZERS, Featurizer, make_featurizer
+from harness.interventions.featurizers import Featurizer, make_featurizer
 from harness.interventions.functions import RotatedSubspace, Subspace, orthonormal_rows, swap_subspace, vanilla
 from harness.interventions.generation import generate_with_intervention
 from harness.interventions.problem import CachedProblem, HookedProblem
@@ -26,7 +26,7 @@ from harness.interventions.tokens import TokenBatch, encode, find_span_end, last
 from harness.interventions.training import TrainConfig, TrainLog, train
 
 __all__ = [
-    "CachedProblem", "CachedRun", "FEATURIZERS", "Featurizer", "HookedProblem", "InterchangeEngine", "InterchangeFn",
+    "CachedProblem", "CachedRun", "Featurizer", "HookedProblem", "InterchangeEngine", "InterchangeFn",
     "RotatedSubspace", "Subspace", "TokenBatch", "TrainConfig", "TrainLog", "encode", "find_span_end",
     "generate_with_intervention", "last_token_at", "make_featurizer", "orthonormal_rows", "span_end_positions",
     "swap_subspace", "train", "vanilla",

@@ -2,7 +2,7 @@
 
 All share one shape (scikit-learn style)::
 
-    feat = make_featurizer("probe").fit(X, y)      # X: (n, d) activations, y: (n,) 0/1 labels
+    feat = make_featurizer("probe", ctx.registry).fit(X, y)   # X: (n, d) activations, y: (n,) 0/1 labels
     feat.components_                               # (k, d), orthonormal rows
     feat.transform(X)                              # (n, k) coordinates
     feat.intervention()                            # a Subspace module for the engine
@@ -10,7 +10,8 @@ All share one shape (scikit-learn style)::
 DAS needs the model in the loop, so its ``fit`` also takes ``problem=`` (an interchange problem
 with targets, :mod:`harness.interventions.problem`) and learns the rotation by gradient
 descent; ``X``/``y`` only fix the dimension there. A featurizer's direction is only defined up
-to sign, which a subspace swap ignores.
+to sign, which a subspace swap ignores. Featurizers are looked up by name in a
+:class:`~harness.registry.Registry`; plugins add their own through ``harness_register_featurizers``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from harness.interventions.functions import Subspace, orthonormal_rows
+from harness.registry import Registry
 
 
 class Featurizer:
@@ -176,19 +178,18 @@ class DASFeaturizer(Featurizer):
         return self
 
 
-FEATURIZERS = {
-    "das": DASFeaturizer,
-    "probe": ProbeFeaturizer,
-    "mean": MeanDifference,
-    "pca": PCAFeaturizer,
-    "kmeans": KMeansFeaturizer,
-    "lda": LDAFeaturizer,
-    "random": RandomFeaturizer,
-}
+def make_featurizer(name: str, registry: Registry | None = None, **kwargs: Any) -> Featurizer:
+    """The featurizer registered as ``name`` (through ``harness_register_featurizers``), built
+    with ``kwargs``. ``registry`` is the run's (``ctx.registry``); without one, the core's
+    generic featurizers (``das``, ``probe``, ``mean``, ``pca``, ``kmeans``, ``lda``, ``random``)."""
+    specs = (registry if registry is not None else core_registry()).featurizers
+    if name not in specs:
+        raise KeyError(f"unknown featurizer {name!r}; registered: {', '.join(sorted(specs)) or 'none'}")
+    return specs[name].load()(**kwargs)
 
 
-def make_featurizer(name: str, **kwargs: Any) -> Featurizer:
-    """A featurizer by name (``das``, ``probe``, ``mean``, ``pca``, ``kmeans``, ``lda``, ``random``)."""
-    if name not in FEATURIZERS:
-        raise KeyError(f"unknown featurizer {name!r}; known: {', '.join(FEATURIZERS)}")
-    return FEATURIZERS[name](**kwargs)
+def core_registry() -> Registry:
+    """A registry holding only the core's generic featurizers (no plugin is loaded)."""
+    from harness import featurizers_plugin
+
+    return Registry(featurizers={s.name: s for s in featurizers_plugin.harness_register_featurizers()})

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from harness.leaderboard.collect import Problem, RunFile, collect, failure_notes, select_entries
 from harness.leaderboard.plots import Plot, make_plots
 from harness.leaderboard.table import BenchmarkTable, build_tables
+from harness.registry import Registry
 
 
 class NoResultsError(RuntimeError):
@@ -37,24 +38,22 @@ class Leaderboard:
         return [p for p in self.plots if p.benchmark == benchmark]
 
 
-def registered_benchmarks(
-    plugins: Iterable[str] = (), autoload: bool | None = None, manager: Any = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The benchmarks installed plugins register (through ``manager`` when the CLI loaded one
-    already), and notes on plugins that failed to load."""
+def registered(plugins: Iterable[str] = (), autoload: bool | None = None, manager: Any = None) -> tuple[Registry, list[str]]:
+    """What the plugins register (benchmarks' metric names, plot kinds), through ``manager``
+    when the caller loaded one already (the CLI does), and notes on plugins that failed to load."""
     from harness.pluginmanager import PluginManager
 
     try:
-        if manager is None:
+        if manager is None:  # the Python API: load the installed plugins here
             manager = PluginManager().load(extra_modules=list(plugins), autoload=autoload)
-        benchmarks = dict(manager.registry().benchmarks)
+        registry = manager.registry()
     except Exception as err:  # noqa: BLE001 - the leaderboard still works from the files' own metadata
-        return {}, [f"Plugins could not be loaded ({type(err).__name__}: {err}); metric names come from the results files."]
+        return Registry(), [f"Plugins could not be loaded ({type(err).__name__}: {err}); metric names come from the results files."]
     notes = [
         f"Plugin {info.name!r} failed to load ({info.error}); its benchmarks use the metric names stored in the results files."
         for info in manager.failures()
     ]
-    return benchmarks, notes
+    return registry, notes
 
 
 def build(
@@ -78,10 +77,11 @@ def build(
         details = "; ".join(str(p) for p in found.problems)
         raise NoResultsError(f"{results_dir}: none of the {found.n_files} results files could be used: {details}")
 
-    registered, notes = registered_benchmarks(plugins, autoload, manager)
+    registry, notes = registered(plugins, autoload, manager)
+    registered_specs = registry.benchmarks
     entries = select_entries(found.runs, all_runs=all_runs)
     notes += failure_notes(found.runs, entries, all_runs)
-    tables = build_tables(entries, registered)
+    tables = build_tables(entries, registered_specs)
     board = Leaderboard(
         source=str(results_dir),
         generated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -94,9 +94,11 @@ def build(
     )
     _remove_previous_plots(Path(out_dir))
     if with_plots:
-        plugin_names = {name: spec.plugin for name, spec in registered.items() if getattr(spec, "plugin", "")}
-        report = make_plots(entries, Path(out_dir), plugin_names)
+        plugin_names = {name: spec.plugin for name, spec in registered_specs.items() if spec.plugin}
+        report = make_plots(entries, Path(out_dir), registry.plots, plugin_names)
         board.plots = report.plots
+        if report.skipped:
+            board.notes.append(report.skipped[0].upper() + report.skipped[1:] + ".")
         for table in tables:
             table.notes.extend(report.notes.get(table.name, []))
     return board

@@ -29,13 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="also save DIR/screenshot.png of index.html rendered by headless Chromium (needs chromium and chromium-driver)",
     )
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when any results file had a problem")
-    parser.set_defaults(func=run, wants_pm=True)
+    parser.set_defaults(func=run)
     return parser
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``leaderboard`` to the harness CLI. The parser's ``func(args, pm)`` returns the exit
-    status (``wants_pm``: the CLI passes its plugin manager; ``func(args)`` works too)."""
+    """Add ``leaderboard`` to the harness CLI; the parser's ``func(args, pm)`` returns the exit status."""
     parser = subparsers.add_parser(
         "leaderboard", help="build a leaderboard (Markdown, CSV, JSON, HTML, plots) from results files",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,9 +42,9 @@ def add_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     return configure(parser)
 
 
-def run(args: argparse.Namespace, pm: Any = None) -> int:
-    """Build and write the leaderboard; ``pm`` is the harness CLI's plugin manager (it already
-    honours ``--plugin`` and ``-p no:NAME``), else plugins are loaded here."""
+def run(args: argparse.Namespace, pm: Any) -> int:
+    """Build and write the leaderboard; ``pm`` is the plugin manager of the command line (it
+    already honours ``--plugin`` and ``-p no:NAME``): benchmark metadata and plots come from it."""
     from harness.leaderboard.build import NoResultsError, build, write_all
     from harness.leaderboard.formats import plural
 
@@ -101,4 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="harness leaderboard", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     args = configure(parser).parse_args(argv)
-    return run(args)
+    from harness.pluginmanager import PluginManager
+
+    return run(args, PluginManager().load(extra_modules=args.plugin))

@@ -15,17 +15,17 @@ class HarnessLM(LM):
     """lm-eval model ``harness``: ``--model harness --model_args pretrained=smollm2-135m,decoding=...``."""
 
     def __init__(self, adapter: Any = None, **model_args: Any):
+        """Wrap ``adapter``, or build the hf adapter from ``model_args``. lm-eval builds this class
+        itself, outside any harness run, so it is a top-level entry point: it loads the installed
+        plugins once for their decoding strategies, as the ``harness`` command does."""
         super().__init__()
         if adapter is None:
             from harness.models.args import bind_model_args
             from harness.models.plugin import make_hf_adapter
+            from harness.pluginmanager import PluginManager
 
-            decoders = None
-            if model_args.get("decoding"):  # checked against the registered decoders, as `harness run` does
-                from harness.pluginmanager import PluginManager
-
-                decoders = PluginManager().load().registry().decoders
-            adapter = make_hf_adapter(**bind_model_args("hf", make_hf_adapter, model_args, decoders))
+            decoders = PluginManager().load().registry().decoders
+            adapter = make_hf_adapter(**bind_model_args("hf", make_hf_adapter, model_args, decoders)).use_decoders(decoders)
         self.adapter = adapter
 
     @classmethod

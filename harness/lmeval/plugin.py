@@ -9,7 +9,7 @@ from harness.hookspecs import hookimpl
 from harness.registry import BenchmarkSpec
 
 __version__ = "0.1.0"
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 
 
 @hookimpl
@@ -29,7 +29,7 @@ def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_lm_eval_cli)
 
 
-def run_lm_eval_cli(args: argparse.Namespace) -> int:
+def run_lm_eval_cli(args: argparse.Namespace, pm: object) -> int:
     """Hand the remaining arguments to lm-eval's CLI after registering ``--model harness``."""
     import harness.lmeval.model  # noqa: F401 - registers the model with lm-eval
     from lm_eval.__main__ import cli_evaluate

@@ -14,7 +14,8 @@ from __future__ import annotations
 import abc
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from harness.whitebox.capabilities import BLACK_BOX
 
@@ -148,6 +149,14 @@ class ModelAdapter(abc.ABC):
     name: str = "model"
     #: What this backend can do (:class:`harness.whitebox.capabilities.Capability`).
     capabilities: frozenset = BLACK_BOX
+    #: The decoding strategies ``decoding=NAME`` may name, by name (``DecoderSpec``s); empty
+    #: until the runner (or a caller) passes the registry's with :meth:`use_decoders`.
+    decoders: Mapping[str, Any] = MappingProxyType({})
+
+    def use_decoders(self, decoders: Mapping[str, Any]) -> ModelAdapter:
+        """Decode with these registered strategies (``Registry.decoders``); returns ``self``."""
+        self.decoders = dict(decoders)
+        return self
 
     @abc.abstractmethod
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...

@@ -71,7 +71,7 @@ def prefill(adapter: HFAdapter, prompts: list[list[int]], max_new_tokens: int, s
 def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest]) -> list[GenerationResult]:
     req0 = reqs[0]  # all requests of a batch share their settings
     decoding = req0.decoding or adapter.decoding
-    rule: NextTokenRule | None = make_rule(adapter, decoding) if decoding else None
+    rule: NextTokenRule | None = make_rule(adapter, decoding, adapter.decoders) if decoding else None
     prompts = [adapter.tok_encode(r.prompt) for r in reqs]
     budget = adapter.max_length - req0.max_new_tokens
     prompts = [p[-budget:] if budget > 0 else p for p in prompts]

@@ -284,7 +284,7 @@ class NNsightAdapter(Tokenization, ModelAdapter):
         from harness.whitebox.decode import Prefilled
 
         req0 = reqs[0]
-        rule = make_rule(self, decoding)
+        rule = make_rule(self, decoding, self.decoders)
         sites = tuple(getattr(rule, "sites", ())) if rule is not None and rule.needs_states else ()
         if rule is not None:
             rule.start(self, self.forward([r.prompt for r in reqs], sites=sites) if rule.needs_states else None)

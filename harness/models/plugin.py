@@ -8,7 +8,7 @@ from harness.hookspecs import hookimpl
 from harness.registry import ModelSpec
 
 __version__ = "0.1.0"
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 
 
 @hookimpl

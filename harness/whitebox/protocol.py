@@ -11,6 +11,8 @@ from __future__ import annotations
 #: Black-box calls every adapter has.
 BLACK_BOX_API = frozenset({
     "name", "capabilities", "fingerprint", "loglikelihood", "loglikelihood_rolling", "generate",
+    # the registered decoding strategies ``decoding=NAME`` may name (set by whoever loads the adapter)
+    "decoders", "use_decoders",
 })
 
 #: White-box calls (HFAdapter; other backends implement what their capabilities declare).

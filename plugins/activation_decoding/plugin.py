@@ -8,9 +8,9 @@ decoding strategies usable by any generation request: ``activation``, ``dola`` a
 from __future__ import annotations
 
 from harness.hookspecs import hookimpl
-from harness.registry import BenchmarkSpec, DecoderSpec, MetricSpec
+from harness.registry import BenchmarkSpec, DecoderSpec, MetricSpec, PlotSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"
 
 _PKG = "harness_plugins.activation_decoding"
@@ -50,6 +50,14 @@ def harness_register_decoders() -> list[DecoderSpec]:
         DecoderSpec("activation", f"{_PKG}.decoders:activation", "log p(v) - alpha * E(v) over the relative-top set; alpha=, info_layer=, [final_norm, recompute, relative_top]"),
         DecoderSpec("dola", f"{_PKG}.decoders:dola", "DoLa: final vs JSD-chosen premature layer; layers=low|high|0+2+4, [relative_top]"),
         DecoderSpec("activation_dola", f"{_PKG}.decoders:activation_dola", "DoLa score - alpha * E(v); alpha=, info_layer=, layers="),
+    ]
+
+
+@hookimpl
+def harness_leaderboard_plots() -> list[PlotSpec]:
+    """Leaderboard figures for this plugin's benchmarks (matplotlib is imported when they draw)."""
+    return [
+        PlotSpec("alpha_sweep", f"{_PKG}.plots:alpha_sweep", title="Activation decoding α sweep"),
     ]
 
 

@@ -14,7 +14,8 @@ Task arguments (task YAML ``args``):
   ``causalgym_<split>.json``, or ``hf://aryaman/causalgym``); default: sample from templates.
   ``train_split``/``eval_split`` name the splits (``train``/``dev``).
 * ``n_train``/``n_eval``: pairs per task (paper: 400/100); records are cut to the first n.
-* ``methods``: subset of das, probe, mean, pca, kmeans, lda, random (default: all).
+* ``methods``: subset of das, probe, mean, pca, kmeans, lda, random (default: all), or any
+  featurizer a plugin registers (``harness_register_featurizers``).
 * ``layers``: ``all`` (sites 1..L, the output of every block; the paper's layer i is our
   site i+1) or a list of sites. ``das_layers`` (default: the same) restricts DAS, by far the
   most expensive method, to a subset of them on slow machines.
@@ -81,9 +82,8 @@ class CausalGymBenchmark(Benchmark):
         if n_train < 2 or n_eval < 2:
             raise ValueError(f"n_train and n_eval must be at least 2 (got {n_train}, {n_eval})")
         self.n_train, self.n_eval = int(n_train), int(n_eval)
-        unknown = [m for m in methods if m not in ALL_METHODS and ":" not in m]
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(ALL_METHODS)}, or 'module:factory'")
+        if isinstance(methods, str) or not methods or not all(isinstance(m, str) and m for m in methods):
+            raise ValueError(f"methods must be a non-empty list of featurizer names, got {methods!r}")
         self.featurizer_dir = Path(featurizer_dir).expanduser() if featurizer_dir else None
         self.external = dict(external or {})
         self.methods = list(methods)
@@ -149,6 +149,10 @@ class CausalGymBenchmark(Benchmark):
     def samples(self, model: Any, ctx: TaskContext) -> list[Sample]:
         from harness_plugins.causalgym.prepare import label_span_start, span_names
 
+        known = featurizer_names(ctx)
+        unknown = [m for m in self.methods if m not in known and ":" not in m]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; registered featurizers: {', '.join(sorted(known))}, or 'module:factory'")
         n_layers = getattr(model, "num_layers", None)
         if not isinstance(n_layers, int):
             raise TypeError(f"CausalGym needs a white-box model with layers (got {type(model).__name__})")
@@ -177,6 +181,7 @@ class CausalGymBenchmark(Benchmark):
 
         cfg = SweepConfig(das=self.das, probe_C=self.probe_C, control=self.control, das_control=self.das_control,
                           seed=ctx.seed, external=self.external)
+        cfg.featurizers = ctx.registry
         results, modules = [], {}
         for sample in samples:
             d = sample.doc
@@ -260,6 +265,15 @@ class CausalGymBenchmark(Benchmark):
         sites = None if self.layers == "all" else sorted(set(self.layers) | (set() if self.das_layers == "all" else set(self.das_layers)))
         self._state = build_state(self._engine, prep_train, prep_eval, self._engine.pad_id, sites)
         return self._state
+
+
+def featurizer_names(ctx: TaskContext) -> set[str]:
+    """The featurizers this run may use: the run's registry (any plugin's), else the core's."""
+    if ctx.registry is not None:
+        return set(ctx.registry.featurizers)
+    from harness.interventions.featurizers import core_registry
+
+    return set(core_registry().featurizers)
 
 
 def _resolve_path(name: str) -> Path:

@@ -9,9 +9,9 @@ The benchmark lives in :mod:`harness_plugins.causalgym.benchmark`, the shared in
 from __future__ import annotations
 
 from harness.hookspecs import hookimpl
-from harness.registry import BenchmarkSpec, MetricSpec
+from harness.registry import BenchmarkSpec, MetricSpec, PlotSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"
 
 METHODS = {
@@ -54,6 +54,14 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
                         "PCA, k-means, LDA and random, per layer and token position",
             metrics=_metrics(),
         )
+    ]
+
+
+@hookimpl
+def harness_leaderboard_plots() -> list[PlotSpec]:
+    """Leaderboard figures for this plugin's benchmarks (matplotlib is imported when they draw)."""
+    return [
+        PlotSpec("log_odds_per_layer", "harness_plugins.causalgym.plots:layer_curves", title="CausalGym log-odds per layer"),
     ]
 
 

@@ -38,6 +38,7 @@ class SweepConfig:
     external: dict | None = None  # options for 'module:factory' methods
     seed: int = 0
     min_pairs: int = 2
+    featurizers: Any = None  # the run's Registry (ctx.registry): featurizers are looked up there
 
 
 @dataclass
@@ -110,7 +111,7 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
         if cfg.das.converge:
             return _fit_das_converged(state, engine, site, span, rows, targets, cfg)
         problem = _problem(engine, state.train_base, state.train_src, tr, rows, span, site, targets)
-        feat = make_featurizer("das", rank=cfg.das.rank, seed=cfg.seed, lr=cfg.das.lr, batch_size=cfg.das.batch_size,
+        feat = make_featurizer("das", cfg.featurizers, rank=cfg.das.rank, seed=cfg.seed, lr=cfg.das.lr, batch_size=cfg.das.batch_size,
                                epochs=cfg.das.epochs, steps=cfg.das.steps, warmup=cfg.das.warmup)
         feat.fit(X, y, problem=problem)
         losses = feat.log_.losses
@@ -126,7 +127,7 @@ def _fit(method: str, state: TaskState, engine: InterchangeEngine, site: int, sp
         kwargs["C"] = cfg.probe_C
     if method in ("kmeans", "random"):
         kwargs["seed"] = cfg.seed
-    feat = make_featurizer(method, **kwargs).fit(X, y)
+    feat = make_featurizer(method, cfg.featurizers, **kwargs).fit(X, y)
     return feat.intervention(), {}
 
 

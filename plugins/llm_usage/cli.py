@@ -26,7 +26,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "and generate a reference AI corpus with any model adapter.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="llm_usage_command", metavar="{fit,estimate,validate,generate}")
-    top.set_defaults(func=lambda args: _usage(top))
+    top.set_defaults(func=lambda args, pm: _usage(top))
 
     fit = sub.add_parser("fit", help="fit the word table from a human and an AI corpus")
     fit.add_argument("--human", required=True, type=Path, help="human corpus (.txt/.jsonl/.csv/.parquet)")
@@ -83,7 +83,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--top-p", type=float, default=1.0)
     gen.add_argument("--max-doc-chars", type=int, default=2000, help="cut longer documents (at a sentence end) before outlining")
     gen.add_argument("--seed", type=int, default=0)
-    gen.set_defaults(func=_guard(cmd_generate), wants_pm=True)
+    gen.set_defaults(func=_guard(cmd_generate))
 
 
 def _estimation_options(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +102,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _guard(fn: Callable[..., int]) -> Callable[..., int]:
     """Turn the plugin's input errors into one clear line and exit status 2."""
 
-    def run(args: argparse.Namespace, pm: Any = None) -> int:
+    def run(args: argparse.Namespace, pm: Any) -> int:
         from harness_plugins.llm_usage.corpus import CorpusError
         from harness_plugins.llm_usage.table import TableError
 
@@ -118,7 +118,7 @@ def _guard(fn: Callable[..., int]) -> Callable[..., int]:
 # --- commands ---------------------------------------------------------------------------------
 
 
-def cmd_fit(args: argparse.Namespace, pm: Any = None) -> int:
+def cmd_fit(args: argparse.Namespace, pm: Any) -> int:
     from harness_plugins.llm_usage.calibration import calibrate, calibration_path
     from harness_plugins.llm_usage.corpus import iter_chunks
     from harness_plugins.llm_usage.fit import WordDistribution
@@ -168,7 +168,7 @@ def _load_calibration(args: argparse.Namespace) -> Any:
     return Calibration.load(default) if default.is_file() else None
 
 
-def cmd_estimate(args: argparse.Namespace, pm: Any = None) -> int:
+def cmd_estimate(args: argparse.Namespace, pm: Any) -> int:
     import numpy as np
 
     from harness_plugins.llm_usage.corpus import iter_chunks
@@ -219,7 +219,7 @@ def parse_alphas(text: str) -> list[float]:
     return alphas
 
 
-def cmd_validate(args: argparse.Namespace, pm: Any = None) -> int:
+def cmd_validate(args: argparse.Namespace, pm: Any) -> int:
     from harness_plugins.llm_usage.corpus import iter_chunks
     from harness_plugins.llm_usage.likelihood import log_ratios
     from harness_plugins.llm_usage.table import WordTable
@@ -270,7 +270,7 @@ def _prompt(value: str | None, default: str) -> str:
     return value
 
 
-def cmd_generate(args: argparse.Namespace, pm: Any = None) -> int:
+def cmd_generate(args: argparse.Namespace, pm: Any) -> int:
     from harness.options import split_kv
     from harness_plugins.llm_usage.corpus import iter_documents
     from harness_plugins.llm_usage.generate import EXPAND_PROMPT, OUTLINE_PROMPT, GenerationSettings, generate_corpus
@@ -289,15 +289,13 @@ def cmd_generate(args: argparse.Namespace, pm: Any = None) -> int:
     return 0
 
 
-def load_adapter(model: str, model_args: dict[str, Any], pm: Any = None) -> Any:
-    """A model adapter by registered name, as ``harness run --model`` builds it."""
-    from harness.pluginmanager import PluginManager
-
-    pm = pm or PluginManager().load()
-    models = pm.registry().models
-    if model not in models:
-        raise ValueError(f"unknown model adapter {model!r} (registered: {', '.join(sorted(models)) or 'none'})")
+def load_adapter(model: str, model_args: dict[str, Any], pm: Any) -> Any:
+    """A model adapter by registered name, as ``harness run --model`` builds it (arguments typed
+    by its signature, with the registered decoding strategies so ``decoding=NAME`` works here too)."""
     from harness.models.args import bind_model_args
 
-    factory = models[model].load()
-    return factory(**bind_model_args(model, factory, model_args, pm.registry().decoders))
+    registry = pm.registry()
+    if model not in registry.models:
+        raise ValueError(f"unknown model adapter {model!r} (registered: {', '.join(sorted(registry.models)) or 'none'})")
+    factory = registry.models[model].load()
+    return factory(**bind_model_args(model, factory, model_args, registry.decoders)).use_decoders(registry.decoders)

@@ -17,9 +17,9 @@ the plain estimate, never instead of it.
 from __future__ import annotations
 
 from harness.hookspecs import hookimpl
-from harness.registry import BenchmarkSpec, MetricSpec
+from harness.registry import BenchmarkSpec, MetricSpec, PlotSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"
 
 
@@ -55,6 +55,15 @@ def harness_add_commands(subparsers) -> None:  # noqa: ANN001 - argparse's priva
     from harness_plugins.llm_usage.cli import add_commands
 
     add_commands(subparsers)
+
+
+@hookimpl
+def harness_leaderboard_plots() -> list[PlotSpec]:
+    """Leaderboard figures for this plugin's benchmarks (matplotlib is imported when they draw)."""
+    return [
+        PlotSpec("estimate_vs_true_alpha", "harness_plugins.llm_usage.plots:validation", title="LLM-usage estimate vs true α"),
+        PlotSpec("alpha_per_group", "harness_plugins.llm_usage.plots:groups", title="LLM-usage α̂ per group"),
+    ]
 
 
 @hookimpl

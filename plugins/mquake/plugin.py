@@ -8,7 +8,7 @@ from __future__ import annotations
 from harness.hookspecs import hookimpl
 from harness.registry import BenchmarkSpec, MetricSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"
 
 METRICS = (

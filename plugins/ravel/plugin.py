@@ -8,9 +8,9 @@ Registers the ``ravel`` benchmark (its task files live in the built-in ``tasks/r
 from __future__ import annotations
 
 from harness.hookspecs import hookimpl
-from harness.registry import BenchmarkSpec, MetricSpec
+from harness.registry import BenchmarkSpec, MetricSpec, PlotSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"
 
 METHOD_NAMES = ("pca", "sae", "rlap", "dbm", "mdbm", "das", "mdas", "full")
@@ -40,6 +40,14 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
         )
     ]
 
+
+
+@hookimpl
+def harness_leaderboard_plots() -> list[PlotSpec]:
+    """Leaderboard figures for this plugin's benchmarks (matplotlib is imported when they draw)."""
+    return [
+        PlotSpec("cause_vs_isolate", "harness_plugins.ravel.plots:cause_vs_isolate", title="RAVEL Cause vs Isolate"),
+    ]
 
 
 @hookimpl

@@ -49,7 +49,7 @@ def test_truthfulqa_mc_end_to_end(adapters):
     assert agg.details["selection"]["families"]["activation"]["n_candidates"] == 2
 
 
-def test_open_qa_end_to_end(adapters, our_decoders):
+def test_open_qa_end_to_end(adapters):
     bench = OpenQAGeneration(decodings=["greedy", "activation,alpha=0,info_layer=2", "dola,layers=0+1"], max_new_tokens=3, limit=3)
     ctx = TaskContext(task="q")
     samples = bench.samples(None, ctx)
@@ -133,3 +133,19 @@ def test_length_control_from_sample_log(tmp_path):
     assert metrics["length,beta=2/mc1"] == 0.0  # -4 - 10 < -5 - 4: the penalty flips the long correct answer
     assert details["selection"]["families"]["length"]["chosen"] == "length,beta=0"
     assert metrics["best_length/mc1"] == 1.0
+
+
+def test_the_runner_hands_the_registered_decoders_to_the_adapter(tiny_model_dir, tmp_path):
+    """End to end through the real CLI: ``activation,...`` in a task is found in the registry the
+    runner passes to the adapter it loads (no module state, no second plugin load)."""
+    import json
+
+    from testutil import run_cli
+
+    res = run_cli(["run", "--tasks", "activation_decoding_openqa_sample", "--limit", "2", "--no-progress",
+                   "--model-args", f"pretrained={tiny_model_dir}", "--output-path", str(tmp_path)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    doc = json.loads(next(tmp_path.glob("*/results_*.json")).read_text())
+    settings = doc["details"]["activation_decoding_openqa_sample"]["settings"]
+    assert set(settings) == {"greedy", "activation,alpha=0.5,info_layer=-1,final_norm=true"}
+    assert doc["tasks"]["activation_decoding_openqa_sample"]["n_samples"] == 2 and not doc["errors"]

@@ -53,7 +53,7 @@ def as_text(ad, tokens):
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
-def test_alpha_zero_is_greedy(adapters, our_decoders, arch):
+def test_alpha_zero_is_greedy(adapters, arch):
     ad = adapters[arch]
     assert generate_tokens(ad, "activation,alpha=0,info_layer=2", 6) == generate_tokens(ad, None, 6)
 
@@ -64,7 +64,7 @@ def test_alpha_zero_is_greedy(adapters, our_decoders, arch):
     ("dola,layers=0+1+2", dict(dola=[0, 1, 2])),
     ("activation_dola,alpha=1.5,info_layer=3,layers=0+2", dict(alpha=1.5, info_layer=3, dola=[0, 2])),
 ])
-def test_rules_match_reference_loop(adapters, our_decoders, spec, kwargs):
+def test_rules_match_reference_loop(adapters, spec, kwargs):
     ad = adapters["llama"]
     got = generate_tokens(ad, spec, 5)  # batched, left-padded, KV-cached
     want = [as_text(ad, reference_generate(ad, p, 5, **kwargs)) for p in PROMPTS]
@@ -120,7 +120,7 @@ def test_parameter_errors(adapters):
     assert decoders.dola(ad).sites == (2,)  # tied embeddings: "low" skips site 0
 
 
-def test_lm_eval_bridge_decodes_with_our_rule(our_decoders):
+def test_lm_eval_bridge_decodes_with_our_rule():
     pytest.importorskip("lm_eval")
     from lm_eval.api.instance import Instance
 

@@ -109,7 +109,7 @@ def test_binary_task_on_the_sample_and_selection_against_greedy(adapters):
     assert vs["wins"] + vs["losses"] + vs["ties"] == 3
 
 
-def test_open_qa_entropy_signal_end_to_end(adapters, our_decoders):
+def test_open_qa_entropy_signal_end_to_end(adapters):
     from harness_plugins.activation_decoding.benchmarks import OpenQAGeneration
 
     bench = OpenQAGeneration(decodings=["greedy"], max_new_tokens=3, limit=8, detect="info_layer=2,final_norm=true")

@@ -15,7 +15,7 @@ from harness.benchmark import Benchmark, Sample, SampleResult, mean_metrics
 from harness.hookspecs import hookimpl
 from harness.registry import BenchmarkSpec, MetricSpec
 
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 
 
 class ToyDocs(Benchmark):

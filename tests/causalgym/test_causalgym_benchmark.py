@@ -104,8 +104,17 @@ def test_sweep_cells_metrics_and_details(adapter):
 
 
 def test_arguments_are_checked():
-    with pytest.raises(ValueError, match="unknown method"):
-        CausalGymBenchmark(methods=["das", "svm"])
+    from harness.benchmark import TaskContext
+    from harness.registry import FeaturizerSpec, Registry
+
+    svm = CausalGymBenchmark(methods=["das", "svm"])  # methods are featurizer names, checked against the run's registry
+    with pytest.raises(ValueError, match=r"unknown method\(s\) \['svm'\]; registered featurizers: das, kmeans, lda"):
+        svm.samples(None, TaskContext(task="t"))  # no registry: the core's featurizers
+    plugin_svm = Registry(featurizers={"das": FeaturizerSpec("das", object), "svm": FeaturizerSpec("svm", object)})
+    with pytest.raises(TypeError, match="white-box model"):  # past the method check: a plugin registered svm
+        svm.samples(None, TaskContext(task="t", registry=plugin_svm))
+    with pytest.raises(ValueError, match="methods must be"):
+        CausalGymBenchmark(methods="das")
     with pytest.raises(ValueError, match="unknown das option"):
         CausalGymBenchmark(das={"learning_rate": 1})
     with pytest.raises(ValueError, match="layers must be"):

@@ -101,8 +101,7 @@ class BanToken:
         return out
 
 
-def test_custom_decoding_rule_is_used(monkeypatch):
-    from harness.models import decoding
+def test_custom_decoding_rule_is_used():
     from harness.registry import DecoderSpec
 
     adapter = tiny_adapter("llama")
@@ -114,7 +113,9 @@ def test_custom_decoding_rule_is_used(monkeypatch):
         rules.append(BanToken(adapter, token))
         return rules[-1]
 
-    monkeypatch.setattr(decoding, "_DECODERS", {"ban": DecoderSpec("ban", factory)})
+    with pytest.raises(ValueError, match="unknown decoding strategy 'ban'; registered: none"):
+        adapter.generate([G(PROMPTS[0], max_new_tokens=2, decoding="ban,token=1")])  # nothing registered yet
+    adapter.use_decoders({"ban": DecoderSpec("ban", factory)})
     res = adapter.generate([G(PROMPTS[0], max_new_tokens=6, decoding=f"ban,token={first}")])[0]
     assert first not in adapter.tok_encode(res.text)[:1]
     assert rules[0].seen_states[0] == (1, 1, adapter.hidden_size)

@@ -70,7 +70,7 @@ def test_a_third_party_adapter_is_typed_by_its_own_signature(tmp_path, monkeypat
         from harness.models.base import LoglikelihoodResult, ModelAdapter
         from harness.registry import ModelSpec
 
-        HARNESS_API_VERSION = "1.0"
+        HARNESS_API_VERSION = "2.0"
 
         class ToyAdapter(ModelAdapter):
             def __init__(self, *, bias: float = 0.0, exact: bool = False, label: str = "toy"):
@@ -103,26 +103,21 @@ def test_a_third_party_adapter_is_typed_by_its_own_signature(tmp_path, monkeypat
 
 
 def test_a_spec_is_parsed_once_and_typed_once(decoders):
-    from harness.models import decoding
     from harness.models.base import GenerationRequest
-    from harness.models.decoding import make_rule, set_decoders
+    from harness.models.decoding import make_rule
     from harness.testing import tiny_adapter
 
-    saved = decoding._DECODERS
-    set_decoders(decoders)
-    try:
+    if True:
         factory = decoders["activation"].load()
         spec = DecodingSpec.parse("activation,alpha=1,info_layer=2").bind(factory)
         assert spec.kwargs == {"alpha": 1.0, "info_layer": 2} and spec.bind(factory) is spec
-        adapter = tiny_adapter("llama", batch_size=2)
+        adapter = tiny_adapter("llama", batch_size=2).use_decoders(decoders)
         before = _parse.cache_info()
         reqs = [GenerationRequest(prompt=f"Question {i}:", max_new_tokens=2, decoding=spec) for i in range(5)]
         out = adapter.generate(reqs)  # three batches of at most two
         assert len(out) == 5 and _parse.cache_info() == before  # no text was parsed while generating
-        rule = make_rule(adapter, spec)
+        rule = make_rule(adapter, spec, adapter.decoders)
         assert rule.alpha == 1.0 and rule.info_layer == 2 and rule.relative_top == 0.1
-    finally:
-        decoding._DECODERS = saved
 
 
 def test_relative_top_defaults_per_mode_come_from_one_table(decoders):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from testutil import REPO
+from testutil import example_plugin_source
 
 
 @pytest.mark.slow
@@ -25,9 +25,9 @@ def test_example_plugin_in_a_temporary_venv(tmp_path, tiny_model_dir):
     assert "arith_small" not in before.stdout
 
     install = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
-                              str(REPO / "tests" / "example_plugin")], capture_output=True, text=True)
+                              str(example_plugin_source(tmp_path))], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
-    assert list(venv_site.glob("harness_example_plugin-0.2.0.dist-info"))
+    assert list(venv_site.glob("harness_example_plugin-0.3.0.dist-info"))
 
     plugins = json.loads(subprocess.run([str(py), "-m", "harness", "plugins", "--json"], capture_output=True, text=True,
                                         cwd=tmp_path).stdout)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from testutil import run_cli
 
+from harness.pluginmanager import CORE_PLUGINS
+
 
 def make_broken_dists(site: Path) -> None:
     """Two real (dist-info) distributions: one whose module fails to import, one with bad registrations."""
@@ -36,7 +38,7 @@ def test_installed_distribution_is_discovered(example_plugin_site):
     assert res.returncode == 0, res.stderr
     infos = {p["name"]: p for p in json.loads(res.stdout)}
     assert infos["arith"]["status"] == "ok"
-    assert infos["arith"]["version"] == "0.2.0"
+    assert infos["arith"]["version"] == "0.3.0"
     assert "harness-example-plugin" in infos["arith"]["origin"]
     assert infos["hf"]["status"] == "ok"
     listing = json.loads(run_cli(["list", "--json"], env=env_with(example_plugin_site)).stdout)
@@ -69,10 +71,13 @@ def test_block_and_disable_autoload(example_plugin_site):
     res = run_cli(["-p", "no:arith", "run", "--tasks", "arith_small"], env=env)
     assert res.returncode == 2 and "unknown task 'arith_small'" in res.stderr  # its task folder went with it
     off = json.loads(run_cli(["plugins", "--json"], env={**env, "HARNESS_DISABLE_PLUGIN_AUTOLOAD": "1"}).stdout)
-    assert off == []
+    assert {p["name"]: p["origin"] for p in off} == {name: "core" for name in CORE_PLUGINS}  # the core's own modules only
     explicit = json.loads(run_cli(["--plugin", "harness_example_plugin.plugin", "plugins", "--json"],
                                   env={**env, "HARNESS_DISABLE_PLUGIN_AUTOLOAD": "1"}).stdout)
+    explicit = [p for p in explicit if p["origin"] != "core"]
     assert [p["name"] for p in explicit] == ["harness_example_plugin.plugin"] and explicit[0]["origin"] == "--plugin"
+    blocked = {p["name"]: p["status"] for p in json.loads(run_cli(["-p", "no:bench", "-p", "no:core", "plugins", "--json"], env=env).stdout)}
+    assert blocked["bench"] == "blocked" and blocked["core"] == "ok"  # the core commands cannot be blocked
 
 
 def test_listing_commands_do_not_import_torch(example_plugin_site):

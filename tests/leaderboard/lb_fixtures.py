@@ -1,5 +1,5 @@
 """A results folder in the runner's format: several models, runs and tasks, with rich
-``details`` for the four plot kinds, a model with a hostile name and some broken files."""
+``details`` for the four plugins' plot kinds (in the shapes their benchmarks write), a model with a hostile name and some broken files."""
 
 from __future__ import annotations
 
@@ -51,12 +51,10 @@ class Tree:
 
 
 def _details(benchmark: str, task: str, rng: random.Random, n_layers: int) -> Any:
-    if benchmark == "causalgym":
-        grid = [
-            {"method": m, "layer": layer, "position": pos, "log_odds": round(rng.uniform(-1, 4) * (layer + 1) / n_layers, 4)}
-            for m in METHODS for layer in range(n_layers) for pos in range(3)
-        ]
-        return {"grid": grid}
+    if benchmark == "causalgym":  # as the CausalGym benchmark writes it: task -> method -> site -> max log-odds
+        curves = {cg: {m: {str(layer): round(rng.uniform(-1, 4) * (layer + 1) / n_layers, 4) for layer in range(n_layers)}
+                       for m in METHODS} for cg in ("agr_gender", "agr_sv_num_subj-relc")}
+        return {"curves": curves, "methods": METHODS, "common_sites": list(range(n_layers))}
     if benchmark == "ravel":
         methods = {m: {"cause": rng.uniform(0.2, 0.9), "isolate": rng.uniform(0.2, 0.9), "test/cause": 0.5} for m in METHODS}
         for scores in methods.values():
@@ -74,10 +72,11 @@ def _details(benchmark: str, task: str, rng: random.Random, n_layers: int) -> An
         return {"mixtures": rows, "vocabulary": 1234}  # as the llm_usage plugin writes them
     if task == "llm_usage_months":
         rows = []
-        for m in range(1, 9):  # rows as `harness llm-usage estimate --group-by month` prints them
+        for m in range(1, 9):  # records as the llm_usage benchmark writes them (GroupEstimate)
             est = 0.01 * m + rng.uniform(0, 0.01)
-            rows.append({"group": f"2023-{m:02d}", "alpha": est, "ci_low": est - 0.005, "ci_high": est + 0.006, "n_sentences": 900})
-        return {"groups": rows}
+            rows.append({"group": f"2023-{m:02d}", "alpha_hat": est, "ci_low": est - 0.005, "ci_high": est + 0.006, "mle": est,
+                         "n_sentences": 900, "n_documents": 30, "n_bootstrap": 100})
+        return {"groups": rows, "estimate": "corpus.txt", "group_by": "month"}
     return None
 
 
@@ -113,6 +112,7 @@ def make_run(model: str, created: str, tasks: list[str], rng: random.Random, n_l
 
 
 ALL_TASKS = [t for _, names, _ in BENCHMARKS.values() for t in names]
+PLOTTED = {plugin: benchmark for benchmark, (plugin, _, _) in BENCHMARKS.items() if plugin != "thirdparty"}
 
 PLUGIN_SOURCE = '''
 """A real plugin module registering the built-in benchmarks' metrics (display names differ
@@ -129,6 +129,19 @@ def harness_register_benchmarks():
                       metrics=tuple(MetricSpec(m, "plugin:" + label, hib) for m, label, hib in metrics))
         for b, metrics in SPECS.items()
     ]
+
+@hookimpl
+def harness_leaderboard_plots():
+    """The built-in plugins' own plot kinds (those plugins are not loaded here), each aimed at
+    the benchmark of that plugin by name."""
+    from dataclasses import replace
+    from importlib import import_module
+
+    return [replace(spec, benchmarks=(benchmark,))
+            for plugin, benchmark in PLOTTED.items()
+            for spec in import_module("harness_plugins." + plugin + ".plugin").harness_leaderboard_plots()]
+
+PLOTTED = {plotted!r}
 '''
 
 
@@ -176,7 +189,7 @@ def write_tree(root: Path) -> Tree:
     plugin_dir = root.parent / "plugin_src"
     plugin_dir.mkdir(exist_ok=True)
     specs = {b: [(m, label, hib) for m, (label, hib) in metrics.items()] for b, (_, _, metrics) in BENCHMARKS.items() if b != "thirdparty_bench"}
-    (plugin_dir / "lb_test_plugin.py").write_text(textwrap.dedent(PLUGIN_SOURCE.format(specs=specs)), encoding="utf-8")
+    (plugin_dir / "lb_test_plugin.py").write_text(textwrap.dedent(PLUGIN_SOURCE.format(specs=specs, plotted=PLOTTED)), encoding="utf-8")
     tree.plugin_dir = plugin_dir
     return tree
 

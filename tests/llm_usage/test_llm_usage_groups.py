@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.benchmark import TaskContext
-from harness.leaderboard.plots.llm_usage import read_groups
+from harness_plugins.llm_usage.plots import read_groups
 from harness_plugins.llm_usage.benchmark import LLMUsageValidation, _chunks_of, in_holdout
 from harness_plugins.llm_usage.groups import group_documents, period_of, sotu_year
 from harness_plugins.llm_usage.likelihood import log_ratios

@@ -1,25 +1,29 @@
-"""Leaderboard plots (matplotlib, Agg backend, PNG), one module per plot kind.
+"""Leaderboard plots (matplotlib, Agg backend, PNG): the core runs the plot kinds plugins register.
 
-A plotter takes the leaderboard entries of one plugin and draws one figure across models.
-When the ``details`` a plot needs are missing or malformed, that model/task is left out with
-a note; when nothing is left, the plot is skipped with a note. Plots never stop the build.
-
-Which plotters run is decided by the plugin (or, failing that, the benchmark) an entry
-belongs to; see :data:`PLOTTERS`.
+A plot kind is a :class:`~harness.registry.PlotSpec` returned by a plugin's
+``harness_leaderboard_plots`` hook; its implementation takes the leaderboard entries of one
+benchmark and draws one figure across models (see :data:`Plotter`). This module gives plot code
+what it shares: :class:`PlotContext` (where to save, notes on what was left out), :func:`plain`,
+:func:`model_colors`, :func:`subplot_grid` and the lenient readers in
+:mod:`~harness.leaderboard.plots.shapes`. When the ``details`` a plot needs are missing or
+malformed, that model/task is left out with a note; when nothing is left, the plot is skipped
+with a note. Plots never stop the build, and without matplotlib they are skipped with a note.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
+    from harness.registry import PlotSpec
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Plot:
 class PlotReport:
     plots: list[Plot] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)  # benchmark -> notes
+    skipped: str = ""  # why no plot was drawn at all (e.g. matplotlib missing)
 
     def note(self, benchmark: str, text: str) -> None:
         self.notes.setdefault(benchmark, []).append(text)
@@ -66,49 +71,45 @@ class PlotContext:
 Plotter = Callable[[list["Entry"], PlotContext], list[Plot]]
 
 
-def _registry() -> dict[str, list[tuple[str, Plotter]]]:
-    from harness.leaderboard.plots import activation_decoding, causalgym, llm_usage, ravel
-
-    return {
-        "causalgym": [("CausalGym log-odds per layer", causalgym.layer_curves)],
-        "ravel": [("RAVEL Cause vs Isolate", ravel.cause_vs_isolate)],
-        "activation_decoding": [("Activation decoding α sweep", activation_decoding.alpha_sweep)],
-        "llm_usage": [
-            ("LLM-usage estimate vs true α", llm_usage.validation),
-            ("LLM-usage α̂ per group", llm_usage.groups),
-        ],
-    }
+def applies(spec: PlotSpec, entry: Entry, plugin_names: Mapping[str, str]) -> bool:
+    """Whether plot kind ``spec`` draws ``entry``: a benchmark it names, or else any benchmark
+    of its plugin (the plugin registering the entry's benchmark, or the results file's
+    ``tasks.<t>.plugin`` when the benchmark is not registered here)."""
+    if spec.benchmarks:
+        return entry.benchmark in spec.benchmarks
+    plugin = plugin_names.get(entry.benchmark) or entry.meta.get("plugin")
+    return bool(spec.plugin) and plugin == spec.plugin
 
 
-def _names(entry: Entry, plugin_names: dict[str, str]) -> set[str]:
-    """The names a plotter may be keyed by: the registering plugin, the results file's plugin, the benchmark."""
-    names = {entry.benchmark, plugin_names.get(entry.benchmark, "")}
-    plugin = entry.meta.get("plugin")
-    if isinstance(plugin, str):
-        names.add(plugin)
-    return names - {""}
-
-
-def make_plots(entries: list[Entry], out_dir: Path, plugin_names: dict[str, str] | None = None) -> PlotReport:
-    """Draw every plot kind that has entries. A plot kind is keyed by plugin name, which is
-    matched against an entry's registering plugin (``plugin_names``: benchmark → plugin), the
-    results file's ``tasks.<t>.plugin`` and the benchmark name."""
+def make_plots(entries: list[Entry], out_dir: Path, plots: Mapping[str, PlotSpec], plugin_names: Mapping[str, str] | None = None) -> PlotReport:
+    """Draw every registered plot kind (``plots``: the registry's) for each benchmark it applies
+    to; ``plugin_names`` maps a benchmark to the plugin that registers it."""
+    report = PlotReport()
+    work: list[tuple[PlotSpec, str, list[Entry]]] = []
+    for spec in sorted(plots.values(), key=lambda s: (s.plugin, s.name)):
+        by_benchmark: dict[str, list[Entry]] = {}
+        for entry in entries:
+            if applies(spec, entry, plugin_names or {}):
+                by_benchmark.setdefault(entry.benchmark, []).append(entry)
+        work.extend((spec, b, sorted(mine, key=lambda e: (e.row, e.task))) for b, mine in sorted(by_benchmark.items()))
+    if not work:
+        return report
+    if importlib.util.find_spec("matplotlib") is None:
+        report.skipped = "plots skipped: matplotlib is not installed (pip install matplotlib, or the extra of the plugin that draws them)"
+        return report
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    names = {id(e): _names(e, plugin_names or {}) for e in entries}
-    report = PlotReport()
-    for key, plotters in _registry().items():
-        by_benchmark: dict[str, list[Entry]] = {}
-        for entry in entries:
-            if key in names[id(entry)]:
-                by_benchmark.setdefault(entry.benchmark, []).append(entry)
-        for benchmark, mine in sorted(by_benchmark.items()):
-            for title, plotter in plotters:
-                ctx = PlotContext(out_dir, title, benchmark)
-                report.plots.extend(_draw(plotter, sorted(mine, key=lambda e: (e.row, e.task)), ctx))
-                for text in ctx.notes:
-                    report.note(benchmark, text)
+    for spec, benchmark, mine in work:
+        ctx = PlotContext(out_dir, spec.title or spec.name, benchmark)
+        try:
+            plotter = spec.load()
+        except Exception as err:  # noqa: BLE001 - a plugin's broken plot module must not stop the leaderboard
+            report.note(benchmark, f"{ctx.title}: skipped, plugin {spec.plugin!r} could not load its plot ({type(err).__name__}: {err}).")
+            continue
+        report.plots.extend(_draw(plotter, mine, ctx))
+        for text in ctx.notes:
+            report.note(benchmark, text)
     return report
 
 

@@ -1,16 +1,11 @@
-"""Read benchmark ``details`` leniently: records as a list of objects or as nested mappings.
-
-Plugins keep structured extras in ``details.<task>`` of the results file. These helpers turn
-the shapes a plugin may reasonably use into flat records, so a plot reads one form:
-
-* ``[{"method": "das", "layer": 3, "value": 1.2}, ...]``    a list of records, or
-* ``{"das": {"3": 1.2}}``                                  nested mappings keyed by the fields.
-"""
+"""Helpers for plot code reading ``details.<task>`` of a results file, where benchmarks keep
+structured extras: the two exceptions that skip a plot, and lenient key and number readers
+(results files are user input: a plot must tolerate whatever a file holds)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 
 class MissingDetail(LookupError):
@@ -42,45 +37,6 @@ def number(value: Any) -> float | None:
     except ValueError:
         return None
     return out if math.isfinite(out) else None
-
-
-def pick_key(record: dict[str, Any], names: Sequence[str], exclude: str | None = None) -> tuple[str | None, Any]:
-    """``(name, value)`` of the first of ``names`` in ``record`` (case-insensitive), skipping ``exclude``."""
-    lowered = {str(k).lower(): v for k, v in record.items()}
-    for name in names:
-        if name.lower() in lowered and name.lower() != exclude:
-            return name.lower(), lowered[name.lower()]
-    return None, None
-
-
-def pick(record: dict[str, Any], names: Sequence[str]) -> Any:
-    """The value of the first of ``names`` in ``record`` (case-insensitive), else ``None``."""
-    return pick_key(record, names)[1]
-
-
-def flatten(obj: Any, fields: Sequence[str], value_name: str = "value", record_keys: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Records from a list of objects, or from mappings nested up to ``len(fields)`` deep.
-
-    A leaf may be a number (stored under ``value_name``) or an object merged into the record;
-    an object holding any of ``record_keys`` is a leaf even above the deepest level.
-    """
-    wanted = {k.lower() for k in record_keys}
-    if isinstance(obj, list):
-        return [dict(r) for r in obj if isinstance(r, dict)]
-    records: list[dict[str, Any]] = []
-
-    def walk(node: Any, depth: int, prefix: dict[str, Any]) -> None:
-        is_record = isinstance(node, dict) and any(str(k).lower() in wanted for k in node)
-        if isinstance(node, dict) and depth < len(fields) and not is_record:
-            for key, child in node.items():
-                walk(child, depth + 1, {**prefix, fields[depth]: key})
-        elif isinstance(node, dict):
-            records.append({**prefix, **node})
-        elif number(node) is not None:
-            records.append({**prefix, value_name: node})
-
-    walk(obj, 0, {})
-    return records
 
 
 def sort_key(value: Any) -> tuple[int, float, str]:

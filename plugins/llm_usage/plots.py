@@ -1,12 +1,12 @@
 """LLM-usage estimation: the estimate against the true α (validation), and α̂ per group/time.
 
-Reads from ``details.<task>``:
+Reads from ``details.<task>`` as the LLM-usage benchmark writes it:
 
-* ``validation``: records ``{true_alpha, estimate, ci_low, ci_high}`` (``alpha`` / ``alpha_hat``
-  also accepted; ``ci: [low, high]`` too), or a mapping true α → estimate (or → record);
-* ``groups`` (or ``per_group`` / ``over_time``): records ``{group, alpha_hat, ci_low, ci_high}``
-  (``time`` / ``period`` / ``estimate`` also accepted), or a mapping group → estimate (or → record),
-  drawn in the order given.
+* ``mixtures`` (validation tasks): records ``{true_alpha, alpha, ci_low, ci_high}`` where ``alpha``
+  is the estimate, with ``corrected_alpha``/``corrected_ci_low``/``corrected_ci_high`` when the
+  bias correction ran;
+* ``groups`` (estimation tasks): records ``{group, alpha_hat, ci_low, ci_high}``, drawn in the
+  order given.
 """
 
 from __future__ import annotations
@@ -14,52 +14,43 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain
-from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable, first_key, flatten, number, pick, pick_key
+from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable, first_key, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
 
-ESTIMATE_KEYS = ("alpha_hat", "estimate", "alpha_estimate", "value", "alpha")
-TRUE_KEYS = ("true_alpha", "alpha_true", "alpha")
-GROUP_KEYS = ("group", "time", "period", "month", "label")
-VALIDATION_KEYS = ("validation", "mixtures")
-GROUPS_KEYS = ("groups", "per_group", "over_time", "by_group", "by_time")
+VALIDATION_KEY = "mixtures"
+GROUPS_KEY = "groups"
 
 
-def _interval(rec: dict[str, Any], prefix: str = "") -> tuple[float | None, float | None]:
-    ci = pick(rec, [prefix + k for k in ("ci", "interval", "confidence_interval")])
-    if isinstance(ci, (list, tuple)) and len(ci) == 2:
-        return number(ci[0]), number(ci[1])
-    low = pick(rec, [prefix + k for k in ("ci_low", "lower", "low")])
-    return number(low), number(pick(rec, [prefix + k for k in ("ci_high", "upper", "high")]))
+def _records(details: object, key: str) -> list[dict[str, Any]]:
+    _, found = first_key(details, (key,))
+    if not isinstance(found, list):
+        raise MissingDetail(f"'{key}' is not a list of records")
+    return [r for r in found if isinstance(r, dict)]
 
 
 def read_validation(details: object, corrected: bool = False) -> list[tuple[float, float, float | None, float | None]]:
     """``(true α, estimate, low, high)`` sorted by true α; with ``corrected`` the bias-corrected
-    estimate (``corrected_alpha``, ``corrected_ci_low/high``) where the records have one."""
-    _, found = first_key(details, VALIDATION_KEYS)
+    estimate where the records have one."""
+    prefix = "corrected_" if corrected else ""
     out = []
-    for rec in flatten(found, ("true_alpha",), value_name="estimate", record_keys=TRUE_KEYS):
-        true_key, truth = pick_key(rec, TRUE_KEYS)
-        if corrected:
-            estimate, interval = number(pick(rec, ("corrected_alpha", "corrected_estimate"))), _interval(rec, "corrected_")
-        else:
-            estimate, interval = number(pick_key(rec, ESTIMATE_KEYS, exclude=true_key)[1]), _interval(rec)  # never the truth twice
-        if number(truth) is not None and estimate is not None:
-            out.append((number(truth), estimate, *interval))  # type: ignore[arg-type]
+    for rec in _records(details, VALIDATION_KEY):
+        truth, estimate = number(rec.get("true_alpha")), number(rec.get(f"{prefix}alpha"))
+        if truth is not None and estimate is not None:
+            out.append((truth, estimate, number(rec.get(f"{prefix}ci_low")), number(rec.get(f"{prefix}ci_high"))))
     if not out and not corrected:
-        raise MissingDetail("the validation has no (true α, estimate) records")
+        raise MissingDetail("the mixtures have no (true α, estimate) records")
     return sorted(out)
 
 
 def read_groups(details: object) -> list[tuple[str, float, float | None, float | None]]:
     """``(group, α̂, low, high)`` in the order given."""
-    _, found = first_key(details, GROUPS_KEYS)
     out = []
-    for rec in flatten(found, ("group",), value_name="alpha_hat", record_keys=GROUP_KEYS):
-        group, estimate = pick(rec, GROUP_KEYS), number(pick(rec, ESTIMATE_KEYS))
+    for rec in _records(details, GROUPS_KEY):
+        group, estimate = rec.get("group"), number(rec.get("alpha_hat"))
         if group is not None and estimate is not None:
-            out.append((str(group), estimate, *_interval(rec)))
+            out.append((str(group), estimate, number(rec.get("ci_low")), number(rec.get("ci_high"))))
     if not out:
         raise MissingDetail("the groups have no (group, α̂) records")
     return out
@@ -82,7 +73,7 @@ def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         try:
             points = read_validation(entry.details)
         except MissingDetail as err:
-            if isinstance(entry.details, dict) and any(k in entry.details for k in GROUPS_KEYS):
+            if isinstance(entry.details, dict) and GROUPS_KEY in entry.details:
                 continue  # an estimation task, not a validation task: nothing to note
             ctx.leave_out(entry, str(err))
             continue
@@ -91,7 +82,7 @@ def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
     if not series:
         if not ctx.notes:
             raise NotApplicable  # only estimation tasks here
-        raise MissingDetail("no result has a validation (estimate vs true α) in details.<task>.validation")
+        raise MissingDetail("no result has a validation (estimate vs true α) in details.<task>.mixtures")
 
     import matplotlib.pyplot as plt
 
@@ -130,7 +121,7 @@ def groups(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
         try:
             points = read_groups(entry.details)
         except MissingDetail as err:
-            if isinstance(entry.details, dict) and any(k in entry.details for k in VALIDATION_KEYS):
+            if isinstance(entry.details, dict) and VALIDATION_KEY in entry.details:
                 continue  # a validation task: drawn by the other plot
             ctx.leave_out(entry, str(err))
             continue

@@ -1,11 +1,10 @@
 """Activation decoding: each metric against the sharpness weight α, one line per model and setting.
 
-Reads ``details.<task>.settings`` as the activation-decoding plugin writes it: a mapping from a
+Reads ``details.<task>.settings`` as the activation-decoding benchmarks write it: a mapping from a
 decoding spec (``"activation,alpha=0.5,info_layer=16"``, ``"greedy"``, ``"dola,layers=low"``)
 to that setting's metrics. Settings with an ``alpha`` become lines over α (one per method,
 info layer and DoLa bucket); settings without one (greedy, DoLa) are drawn as horizontal
-reference lines. Also accepted: ``details.<task>.alpha_sweep`` records ``{alpha, <metric>, ...}``
-(optionally with ``method`` / ``info_layer``) or a mapping α → metrics.
+reference lines.
 """
 
 from __future__ import annotations
@@ -14,15 +13,13 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain, subplot_grid
-from harness.leaderboard.plots.shapes import MissingDetail, first_key, flatten, number, pick
+from harness.leaderboard.plots.shapes import MissingDetail, first_key, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
 
-SWEEP_KEYS = ("settings", "alpha_sweep", "sweep")
-ALPHA_KEYS = ("alpha", "α")
 SETTING_FIELDS = ("method", "info_layer", "layers", "final_norm")
-NOT_METRICS = {*ALPHA_KEYS, *SETTING_FIELDS, "layer", "setting", "n", "n_samples", "count"}
+NOT_METRICS = {"alpha", *SETTING_FIELDS}
 
 
 def parse_setting(label: str) -> dict[str, Any]:
@@ -38,15 +35,12 @@ def parse_setting(label: str) -> dict[str, Any]:
 
 def read_sweep(details: object) -> list[dict[str, Any]]:
     """Records with the setting's fields (``alpha`` absent for baselines) and its metric values."""
-    key, found = first_key(details, SWEEP_KEYS)
-    if str(key).lower() == "settings":
-        if not isinstance(found, dict):
-            raise MissingDetail("'settings' is not a mapping from setting to metrics")
-        records = [{**parse_setting(label), **m} for label, m in found.items() if isinstance(m, dict)]
-    else:
-        records = flatten(found, ("alpha",), record_keys=ALPHA_KEYS)
-    if not any(number(pick(r, ALPHA_KEYS)) is not None for r in records):
-        raise MissingDetail(f"'{key}' has no setting with an alpha")
+    _, found = first_key(details, ("settings",))
+    if not isinstance(found, dict):
+        raise MissingDetail("'settings' is not a mapping from setting to metrics")
+    records = [{**parse_setting(label), **m} for label, m in found.items() if isinstance(m, dict)]
+    if not any(number(r.get("alpha")) is not None for r in records):
+        raise MissingDetail("'settings' has no setting with an alpha")
     return records
 
 
@@ -67,7 +61,7 @@ def alpha_sweep(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
             ctx.leave_out(entry, str(err))
             continue
         for rec in records:
-            alpha = number(pick(rec, ALPHA_KEYS))
+            alpha = number(rec.get("alpha"))
             setting = [f"{k}={rec[k]}" if k != "method" else str(rec[k]) for k in SETTING_FIELDS if k in rec]
             label = " · ".join([entry.row, *([entry.task] if several_tasks else []), *setting])
             for metric in _metric_names(records, entry.metrics):
@@ -79,7 +73,7 @@ def alpha_sweep(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
                 else:
                     lines[metric][(label, entry.row)].append((alpha, value))
     if not lines:
-        raise MissingDetail("no result has settings with an alpha in details.<task>.settings (or .alpha_sweep)")
+        raise MissingDetail("no result has settings with an alpha in details.<task>.settings")
 
     metrics = sorted(lines)
     colors = model_colors([key[1] for m in metrics for key in [*lines[m], *baselines[m]]])

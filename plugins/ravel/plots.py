@@ -1,8 +1,7 @@
 """RAVEL: Cause against Isolate for every method (colour) and model (marker).
 
-Reads ``details.<task>.methods`` (also ``per_method`` / ``by_method``): a mapping method →
-``{cause, isolate}`` (or method → attribute → ``{cause, isolate}``, or a list of records with
-a ``method`` field). Scores are averaged over attributes and tasks. Dotted lines mark equal
+Reads ``details.<task>.methods`` as the RAVEL benchmark writes it: method → ``{cause, isolate,
+disentangle, ...}`` (already averaged over attributes). Dotted lines mark equal
 Disentangle = (Cause + Isolate) / 2.
 """
 
@@ -12,27 +11,26 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from harness.leaderboard.plots import Plot, PlotContext, plain
-from harness.leaderboard.plots.shapes import MissingDetail, first_key, flatten, number, pick
+from harness.leaderboard.plots.shapes import MissingDetail, first_key, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.leaderboard.collect import Entry
 
-METHODS_KEYS = ("methods", "per_method", "by_method")
 MARKERS = "osD^vP*Xhp<>"
 
 
 def read_methods(details: object) -> dict[str, tuple[list[float], list[float]]]:
-    """method → (cause values, isolate values) of one task."""
-    _, methods = first_key(details, METHODS_KEYS)
+    """method → ([cause], [isolate]) of one task; methods without both scores are left out."""
+    _, methods = first_key(details, ("methods",))
+    if not isinstance(methods, dict):
+        raise MissingDetail("'methods' is not a mapping method -> {cause, isolate}")
     found: dict[str, tuple[list[float], list[float]]] = {}
-    for rec in flatten(methods, ("method", "attribute"), record_keys=("cause", "isolate")):
-        method = pick(rec, ("method", "name"))
-        cause, isolate = number(pick(rec, ("cause",))), number(pick(rec, ("isolate",)))
-        if method is None or cause is None or isolate is None:
+    for method, scores in methods.items():
+        if not isinstance(scores, dict):
             continue
-        causes, isolates = found.setdefault(str(method), ([], []))
-        causes.append(cause)
-        isolates.append(isolate)
+        cause, isolate = number(scores.get("cause")), number(scores.get("isolate"))
+        if cause is not None and isolate is not None:
+            found[str(method)] = ([cause], [isolate])
     if not found:
         raise MissingDetail("no method has both a Cause and an Isolate score")
     return found
