@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from harness.registry import BenchmarkSpec, DecoderSpec, ModelSpec
     from harness.results import RunInfo, TaskResult
+    from harness.viewer.blocks import Block
 
 PROJECT_NAME = "harness"
 ENTRY_POINT_GROUP = "harness.plugins"
@@ -86,3 +87,20 @@ def harness_task_end(run: RunInfo, task: str, result: TaskResult) -> None:
 @hookspec
 def harness_run_end(run: RunInfo, results: dict[str, Any]) -> None:
     """The run's results document is written."""
+
+
+# --- Viewing -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def harness_view_sample(benchmark: str, task: str, record: dict[str, Any]) -> list[Block] | None:
+    """How one logged sample of ``benchmark`` looks in ``harness view``.
+
+    ``record`` is the sample's JSON line as written to ``samples_*.jsonl`` (``sample_id``,
+    ``doc``, ``values``, ``log``, perhaps ``error``), from any harness version: read it with
+    ``.get`` and expect fields to be missing. Return a list of blocks from
+    :mod:`harness.viewer.blocks` (plain data, never HTML: the page escapes everything), or
+    ``None`` for a benchmark that is not yours. The first answer wins; without one the viewer
+    shows a generic view (values, document, log), and it always adds the raw record below.
+    Keep the implementation light (no torch): the viewer calls it for every sample it shows.
+    """

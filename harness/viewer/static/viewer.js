@@ -1,0 +1,376 @@
+// harness view: runs -> tasks -> metrics -> samples, comparison of runs, provenance.
+// Data arrives as scripts (data/*.js) calling HARNESS_VIEWER.put, so the page works from file://.
+// Every string from a results file is set with textContent (el() below); no innerHTML anywhere.
+"use strict";
+
+const VIEWER = window.HARNESS_VIEWER = {
+  cache: new Map(), waiting: new Map(),
+  put(name, value) {
+    const w = this.waiting.get(name);
+    if (w) { this.waiting.delete(name); w.resolve(value); }
+  },
+};
+const KEEP = new Set(["data/index.js"]);
+
+function load(name) {
+  if (VIEWER.cache.has(name)) return Promise.resolve(VIEWER.cache.get(name));
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    VIEWER.waiting.set(name, { resolve: (v) => { if (KEEP.has(name) || name.startsWith("data/run/")) VIEWER.cache.set(name, v); s.remove(); resolve(v); } });
+    s.onerror = () => { VIEWER.waiting.delete(name); s.remove(); reject(new Error("could not load " + name)); };
+    s.src = name;
+    document.body.appendChild(s);
+  });
+}
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") e.textContent = String(v);
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, String(v));
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    e.appendChild(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return e;
+}
+
+function fmt(v) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : (Math.abs(v) >= 1000 || Math.abs(v) < 0.001 && v !== 0 ? v.toExponential(3) : v.toFixed(4).replace(/0+$/, "").replace(/\.$/, ""));
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+const enc = encodeURIComponent;
+const unknown = () => el("span", { class: "unknown", text: "unknown" });
+const limitBadge = (run) => run.limited ? el("span", { class: "badge limit", title: "a limited run: only the first " + run.limit + " samples of each task", text: "limit " + run.limit }) : (run.limited === null ? el("span", { class: "badge limit", text: "limit unknown" }) : null);
+const runHref = (key) => "#/run/" + enc(key);
+const taskHref = (key, task) => runHref(key) + "/task/" + enc(task);
+const sampleHref = (key, task, id, page) => taskHref(key, task) + "/sample/" + enc(id) + (page !== undefined ? "?p=" + page : "");
+function crumbs(...parts) { return el("nav", { class: "crumbs" }, parts.map((p) => typeof p === "string" ? el("span", { text: p + " " }) : [p, " › "])); }
+
+let INDEX = null;
+async function index() {
+  if (!INDEX) {
+    INDEX = await load("data/index.js");
+    document.getElementById("source").textContent = INDEX.source + " · " + INDEX.runs.length + " runs";
+  }
+  return INDEX;
+}
+async function runByKey(key) {
+  const idx = await index();
+  const i = idx.runs.findIndex((r) => r.key === key || r.run_id === key);
+  if (i < 0) throw new Error("no run " + key + " in this folder");
+  return load("data/run/" + i + ".js");
+}
+
+// ---- runs ------------------------------------------------------------------------------
+async function pageRuns(app, query) {
+  const idx = await index();
+  const search = el("input", { type: "search", placeholder: "filter runs by model, task or run id", "aria-label": "filter runs", value: query.get("q") || "" });
+  const body = el("tbody");
+  const chosen = new Set();
+  const compareBtn = el("button", { type: "button", id: "compare", disabled: true, text: "Compare selected runs",
+    onclick: () => { location.hash = "#/compare/" + [...chosen].map(enc).join("/"); } });
+  const rows = idx.runs.map((r) => {
+    const failed = r.tasks.reduce((n, t) => (t.n_failed === null ? n : n + t.n_failed), 0);
+    const unknownFailed = r.tasks.some((t) => t.n_failed === null);
+    const box = el("input", { type: "checkbox", "aria-label": "select run " + r.key, "data-key": r.key, onchange: (e) => {
+      e.target.checked ? chosen.add(r.key) : chosen.delete(r.key); compareBtn.disabled = chosen.size < 2; } });
+    const tr = el("tr", { "data-key": r.key },
+      el("td", {}, box),
+      el("td", {}, el("a", { href: runHref(r.key), text: r.run_id }), limitBadge(r)),
+      el("td", { text: r.model }),
+      el("td", { text: r.created }),
+      el("td", {}, r.tasks.map((t, i) => [i ? ", " : "", el("a", { href: taskHref(r.key, t.name), text: t.name }), t.error ? el("span", { class: "badge failed", text: "failed" }) : null])),
+      el("td", { class: "num" }, unknownFailed && !failed ? unknown() : String(failed)),
+      el("td", { text: r.file }));
+    tr.dataset.search = [r.run_id, r.model, r.file, ...r.tasks.map((t) => t.name)].join(" ").toLowerCase();
+    return tr;
+  });
+  body.append(...rows);
+  const apply = () => { const q = search.value.toLowerCase(); for (const tr of rows) tr.hidden = q && !tr.dataset.search.includes(q); };
+  search.addEventListener("input", apply);
+  apply();
+  app.append(el("h1", { text: "Runs" }),
+    el("p", { class: "note", text: "Open a run for its provenance and tasks, a task for its metrics and samples; tick two or more runs to compare them (the first ticked is the baseline)." }),
+    el("div", { class: "pager" }, search, compareBtn),
+    el("div", { class: "scroll" }, el("table", { id: "runs" },
+      el("thead", {}, el("tr", {}, ["", "Run", "Model", "Created", "Tasks", "Failed samples", "Results file"].map((h) => el("th", { text: h })))), body)));
+  if (idx.problems.length) {
+    app.append(el("h2", { text: "Problems with results files" }), el("ul", {}, idx.problems.map((p) => el("li", {}, el("code", { text: p.file }), ": " + p.message))));
+  }
+}
+
+// ---- run ---------------------------------------------------------------------------------
+function provenanceTable(prov) {
+  return el("table", { class: "fields provenance" }, el("tbody", {}, prov.facts.map((f) =>
+    el("tr", {}, el("th", { text: f.label }), el("td", {}, f.known ? fmt(f.value) : unknown(), f.note ? el("span", { class: "note", text: " (" + f.note + ")" }) : null)))));
+}
+function limitBanner(run) {
+  if (run.limited) return el("p", { class: "limited", role: "note" }, el("strong", { text: "Limited run: " }), "only the first " + run.limit + " samples of each task were evaluated; its metrics are not comparable with a full run.");
+  if (run.limited === null) return el("p", { class: "limited" }, "This results file does not say whether the run was limited.");
+  return document.createTextNode("");
+}
+function metricCell(v, se) { return el("td", { class: "num" }, fmt(v), se !== null && se !== undefined ? el("span", { class: "se", text: "±" + fmt(se) }) : null); }
+
+async function pageRun(app, key) {
+  const run = await runByKey(key);
+  app.append(crumbs(el("a", { href: "#/", text: "runs" }), "run " + run.run_id),
+    el("h1", {}, "Run " + run.run_id + " · " + run.model, limitBadge(run)), limitBanner(run),
+    el("h2", { text: "Reproduce" }),
+    run.provenance.command.known ? el("pre", { class: "command", text: run.provenance.command.value }) : el("p", {}, unknown()),
+    el("p", { class: "note", text: run.provenance.command.note }),
+    el("h2", { text: "Provenance" }), provenanceTable(run.provenance),
+    el("h2", { text: "Tasks" }),
+    el("div", { class: "scroll" }, el("table", { id: "tasks" },
+      el("thead", {}, el("tr", {}, ["Task", "Benchmark", "Samples", "Failed", "Wall time", "Metrics"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, run.tasks.map((t) => el("tr", {},
+        el("td", {}, el("a", { href: taskHref(run.key, t.name), text: t.name })),
+        el("td", { text: t.benchmark }),
+        el("td", { class: "num" }, t.n_samples === null ? unknown() : String(t.n_samples)),
+        el("td", { class: "num" }, t.n_failed === null ? unknown() : String(t.n_failed)),
+        el("td", { class: "num" }, t.wall_seconds === null ? unknown() : t.wall_seconds.toFixed(1) + " s"),
+        el("td", {}, t.error ? el("span", { class: "error", text: "failed: " + t.error.trim().split("\n").pop() }) :
+          Object.entries(t.metrics).slice(0, 4).map(([m, v], i) => [i ? " · " : "", label(t, m) + " " + fmt(v)]),
+          Object.keys(t.metrics).length > 4 ? el("span", { class: "note", text: " (+" + (Object.keys(t.metrics).length - 4) + " more)" }) : null)))))));
+}
+function label(task, metric) {
+  const info = task.metric_info && task.metric_info[metric];
+  return info && info.display_name ? info.display_name : metric;
+}
+
+// ---- task: metrics and samples -----------------------------------------------------------
+function parseQuery(q) {
+  const tokens = (q.match(/"[^"]*"|\S+/g) || []).map((t) => t.replace(/^"|"$/g, ""));
+  return tokens.map((tok) => {
+    let end = -1;
+    for (let i = tok.length - 1; i > 0; i--) if ("=<>!".includes(tok[i])) { end = i; break; }
+    if (end > 0 && end < tok.length - 1) {
+      let start = end;
+      while (start > 0 && "=<>!".includes(tok[start - 1])) start--;
+      const op = tok.slice(start, end + 1);
+      if (start > 0 && ["=", "!=", "<", ">", "<=", ">="].includes(op)) return { key: tok.slice(0, start), op, value: tok.slice(end + 1) };
+    }
+    return { text: tok.toLowerCase() };
+  });
+}
+function fieldOf(rec, key) {
+  if (key in rec.values) return rec.values[key];
+  if (rec.doc && key in rec.doc) return rec.doc[key];
+  if (key === "id") return rec.id;
+  return undefined;
+}
+function test(v, op, want) {
+  if (v === undefined) return false;
+  const n = Number(want), x = typeof v === "boolean" ? Number(v) : v;
+  const numeric = typeof x === "number" && want.trim() !== "" && !Number.isNaN(n);
+  const a = numeric ? x : String(v).toLowerCase(), b = numeric ? n : want.toLowerCase();
+  return { "=": a === b, "!=": a !== b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b }[op];
+}
+function matches(rec, terms, outcome, metric) {
+  if (outcome === "failed" && !(rec.error || rec.problem)) return false;
+  if (outcome === "correct" || outcome === "incorrect") {
+    const v = rec.values[metric];
+    if (v === undefined || v === null) return false;
+    if ((Number(v) === 1) !== (outcome === "correct")) return false;
+  }
+  let text = null;
+  for (const t of terms) {
+    if (t.text !== undefined) {
+      if (text === null) text = (rec.id + " " + JSON.stringify(rec.raw)).toLowerCase();
+      if (!text.includes(t.text)) return false;
+    } else if (!test(fieldOf(rec, t.key), t.op, t.value)) return false;
+  }
+  return true;
+}
+function binaryMetrics(records) {
+  const keys = new Set(records.flatMap((r) => Object.keys(r.values)));
+  return [...keys].filter((k) => records.some((r) => r.values[k] !== undefined && r.values[k] !== null) &&
+    records.every((r) => r.values[k] === undefined || r.values[k] === null || [0, 1, true, false].includes(r.values[k])));
+}
+
+async function pageTask(app, key, taskName, query) {
+  const run = await runByKey(key);
+  const task = run.tasks.find((t) => t.name === taskName);
+  if (!task) throw new Error("run " + key + " has no task " + taskName);
+  const i = run.i;
+  app.append(crumbs(el("a", { href: "#/", text: "runs" }), el("a", { href: runHref(run.key), text: "run " + run.run_id }), "task " + task.name),
+    el("h1", {}, task.name, limitBadge(run)), limitBanner(run),
+    el("p", { class: "note", text: [task.benchmark, task.plugin && "plugin " + task.plugin, task.description].filter(Boolean).join(" · ") }));
+  if (task.error) app.append(el("h2", { text: "This task failed" }), el("pre", { class: "error", text: task.error }));
+  const metricNames = Object.keys(task.metrics);
+  if (metricNames.length) {
+    app.append(el("h2", { text: "Metrics" }), el("table", { id: "metrics" },
+      el("thead", {}, el("tr", {}, ["Metric", "Name", "Value", "Direction"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, metricNames.map((m) => {
+        const info = (task.metric_info || {})[m] || {};
+        return el("tr", {}, el("td", { text: label(task, m) }), el("td", {}, el("code", { text: m })), metricCell(task.metrics[m], task.stderr[m]),
+          el("td", { text: info.higher_is_better === true ? "↑ higher is better" : info.higher_is_better === false ? "↓ lower is better" : "" }));
+      }))));
+  }
+  const failedIds = Object.entries(task.failed_samples || {});
+  if (failedIds.length) app.append(el("h2", { text: "Failed samples (" + task.n_failed + ")" }), el("ul", {}, failedIds.map(([id, err]) => el("li", {}, el("code", { text: id }), ": " + err))));
+  app.append(el("h2", { text: "Samples" }));
+  if (!task.samples_file) { app.append(el("p", { class: "note", text: "No sample log for this task (the run did not use --log-samples, or the log is missing)." })); return; }
+  app.append(el("p", { class: "note", text: "Log " + task.samples_file + (task.samples_found_by === "file name" ? " (found by its name: this older results file does not name its log)" : "") + (task.samples_bytes !== null ? " · " + (task.samples_bytes / 1e6).toFixed(1) + " MB, read one page at a time" : "") }));
+  const first = await load("data/s/" + i + "/" + task.index + "/0.js");
+  const binary = binaryMetrics(first.records);
+  const q = el("input", { type: "search", name: "q", value: query.get("q") || "", "aria-label": "search samples",
+    placeholder: "text, or key=value / key>number (e.g. method=das layer=middle iia>0.5)" });
+  const outcome = el("select", { name: "outcome", "aria-label": "outcome" }, ["any", "correct", "incorrect", "failed"].map((o) => el("option", { value: o, text: o })));
+  outcome.value = query.get("outcome") || "any";
+  const metric = el("select", { name: "metric", "aria-label": "correct by metric" }, binary.map((m) => el("option", { value: m, text: m })));
+  if (query.get("metric")) metric.value = query.get("metric");
+  const form = el("form", { class: "filter", id: "filter", onsubmit: (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams({ q: q.value, outcome: outcome.value, metric: metric.value });
+    location.hash = taskHref(run.key, task.name) + "?" + p.toString();
+  } }, q, el("label", {}, "outcome ", outcome), binary.length ? el("label", {}, "by ", metric) : null, el("button", { type: "submit", text: "Filter" }));
+  const status = el("p", { class: "status", id: "sample-status" });
+  const list = el("div", { id: "samples" });
+  const pager = el("div", { class: "pager" });
+  app.append(form, status, list, pager);
+  const terms = parseQuery(q.value);
+  const filtering = terms.length > 0 || outcome.value !== "any";
+  const view = Math.max(0, parseInt(query.get("page") || "0", 10) || 0);
+  const go = (p) => { const qs = new URLSearchParams(query); qs.set("page", p); location.hash = taskHref(run.key, task.name) + "?" + qs.toString(); };
+  if (!filtering) {
+    const page = view === 0 ? first : await load("data/s/" + i + "/" + task.index + "/" + Math.min(view, first.n_pages - 1) + ".js");
+    status.textContent = first.n_lines + " samples · page " + (page.page + 1) + " of " + first.n_pages;
+    list.append(sampleTable(run, task, page.records.map((r) => [r, page.page]), binary));
+    pager.append(el("button", { type: "button", disabled: page.page === 0, onclick: () => go(page.page - 1), text: "‹ previous" }),
+      el("button", { type: "button", disabled: page.page + 1 >= first.n_pages, onclick: () => go(page.page + 1), text: "next ›" }));
+    return;
+  }
+  const found = [];  // [summary, page] for matches only: pages are read one at a time and let go
+  for (let p = 0; p < first.n_pages; p++) {
+    const page = p === 0 ? first : await load("data/s/" + i + "/" + task.index + "/" + p + ".js");
+    for (const r of page.records) if (matches(r, terms, outcome.value, metric.value)) found.push([{ id: r.id, values: r.values, error: r.error, problem: r.problem }, p]);
+    status.textContent = "scanning: page " + (p + 1) + " of " + first.n_pages + ", " + found.length + " matches so far";
+  }
+  const per = 25, n = Math.ceil(found.length / per);
+  status.textContent = found.length + " of " + first.n_lines + " samples match" + (n > 1 ? " · page " + (view + 1) + " of " + n : "");
+  status.dataset.matches = String(found.length);
+  list.append(sampleTable(run, task, found.slice(view * per, view * per + per), binary));
+  pager.append(el("button", { type: "button", disabled: view === 0, onclick: () => go(view - 1), text: "‹ previous" }),
+    el("button", { type: "button", disabled: view + 1 >= n, onclick: () => go(view + 1), text: "next ›" }));
+}
+
+function sampleTable(run, task, rows, binary) {
+  const cols = [...new Set([...binary, ...rows.flatMap(([r]) => Object.keys(r.values))])].slice(0, 8);
+  return el("div", { class: "scroll" }, el("table", { class: "samples" },
+    el("thead", {}, el("tr", {}, el("th", { text: "Sample" }), el("th", { text: "Status" }), cols.map((c) => el("th", { text: c })))),
+    el("tbody", {}, rows.map(([r, p]) => el("tr", { "data-id": r.id },
+      el("td", {}, el("a", { href: sampleHref(run.key, task.name, r.id, p), text: r.id })),
+      el("td", {}, r.problem ? el("span", { class: "badge failed", text: r.problem }) : r.error ? el("span", { class: "badge failed", title: r.error, text: "failed" }) : el("span", { class: "badge ok", text: "ok" })),
+      cols.map((c) => el("td", { class: typeof r.values[c] === "number" ? "num" : "", text: fmt(r.values[c]) })))))));
+}
+
+// ---- sample ------------------------------------------------------------------------------
+function renderBlock(b) {
+  const box = el("section", { class: "block block-" + b.kind }, el("h3", { text: b.title }));
+  if (b.kind === "fields") box.append(el("table", { class: "fields" }, el("tbody", {}, b.items.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: fmt(v) }))))));
+  else if (b.kind === "text") box.append(el("pre", { text: b.text }));
+  else if (b.kind === "table") {
+    const hl = new Set(b.highlight || []);
+    box.append(el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, b.columns.map((c) => el("th", { text: c })))),
+      el("tbody", {}, b.rows.map((row, i) => el("tr", { class: hl.has(i) ? "hl" : null }, row.map((v) => el("td", { class: typeof v === "number" ? "num" : "", text: fmt(v) }))))))));
+  } else box.append(el("pre", { text: JSON.stringify(b) }));
+  return box;
+}
+
+async function pageSample(app, key, taskName, id, query) {
+  const run = await runByKey(key);
+  const task = run.tasks.find((t) => t.name === taskName);
+  if (!task || !task.samples_file) throw new Error("no sample log for task " + taskName);
+  const base = "data/s/" + run.i + "/" + task.index + "/";
+  const hint = parseInt(query.get("p") || "", 10);
+  let rec = null, first = null;
+  if (!Number.isNaN(hint)) rec = (await load(base + hint + ".js").catch(() => ({ records: [] }))).records.find((r) => r.id === id);
+  for (let p = 0; !rec && (first === null || p < first.n_pages); p++) {
+    const page = await load(base + p + ".js");
+    first = first || page;
+    rec = page.records.find((r) => r.id === id);
+  }
+  app.append(crumbs(el("a", { href: "#/", text: "runs" }), el("a", { href: runHref(run.key), text: "run " + run.run_id }), el("a", { href: taskHref(run.key, task.name), text: "task " + task.name }), "sample"),
+    el("h1", {}, "Sample " + id, limitBadge(run)));
+  if (!rec) { app.append(el("p", { class: "error", text: "No sample " + id + " in this log." })); return; }
+  app.append(el("p", { class: "note", text: "line " + rec.line + " of " + task.samples_file }));
+  app.append(el("div", { id: "sample-view" }, rec.blocks.map(renderBlock)));
+  app.append(el("details", { class: "raw" }, el("summary", { text: "Raw record" }), el("pre", { text: JSON.stringify(rec.raw, null, 2) })));
+}
+
+// ---- compare -----------------------------------------------------------------------------
+async function pageCompare(app, keys) {
+  const idx = await index();
+  const pos = keys.map((k) => idx.runs.findIndex((r) => r.key === k || r.run_id === k));
+  if (keys.length < 2 || pos.some((p) => p < 0)) throw new Error("compare needs two or more runs of this folder");
+  const runs = pos.map((p) => idx.runs[p]);
+  app.append(crumbs(el("a", { href: "#/", text: "runs" }), "compare"), el("h1", { text: "Comparing " + runs.length + " runs" }),
+    el("table", { class: "fields" }, el("tbody", {}, runs.map((r, n) => el("tr", {}, el("th", { text: n === 0 ? "baseline" : "run " + (n + 1) }),
+      el("td", {}, el("a", { href: runHref(r.key), text: r.run_id }), " · " + r.model + " · " + r.created, limitBadge(r)))))));
+  for (let n = 1; n < runs.length; n++) {
+    const pair = [pos[0], pos[n]];
+    if (idx.compare_pairs && !idx.compare_pairs.some(([a, b]) => a === pair[0] && b === pair[1])) {
+      app.append(el("p", { class: "note", text: "This static bundle holds comparisons only for runs that share a task; " + runs[n].run_id + " shares none with the baseline." }));
+      continue;
+    }
+    const c = await load("data/compare/" + pair[0] + "-" + pair[1] + ".js");
+    app.append(el("h2", { text: "Baseline " + runs[0].run_id + " vs " + runs[n].run_id }));
+    if (c.config_differences.length) {
+      app.append(el("div", { class: "warning config-warning", role: "alert" },
+        el("strong", { text: "⚠ These runs' configurations differ in " + c.config_differences.length + " field" + (c.config_differences.length > 1 ? "s" : "") + ": differences below may come from the setup, not the method." }),
+        el("table", {}, el("thead", {}, el("tr", {}, ["Field", runs[0].run_id, runs[n].run_id].map((h) => el("th", { text: h })))),
+          el("tbody", {}, c.config_differences.map((d) => el("tr", { "data-field": d.field }, el("td", { text: d.field }),
+            el("td", {}, d.a === null ? unknown() : fmt(d.a)), el("td", {}, d.b === null ? unknown() : fmt(d.b))))))));
+    } else app.append(el("p", { class: "note same-config", text: "Same effective configuration on every compared field." }));
+    if (!c.tasks.length) app.append(el("p", { class: "note", text: "No task in common." }));
+    for (const t of c.tasks) {
+      app.append(el("h3", { text: "Task " + t.name }),
+        el("table", { class: "compare-metrics" }, el("thead", {}, el("tr", {}, ["Metric", runs[0].run_id, runs[n].run_id, "difference"].map((h) => el("th", { text: h })))),
+          el("tbody", {}, t.metrics.map((m) => el("tr", {}, el("td", { text: m.metric }), metricCell(m.a, m.se_a), metricCell(m.b, m.se_b),
+            el("td", { class: "num", text: m.a !== null && m.b !== null ? fmt(m.b - m.a) : "—" }))))));
+      if (!t.logged[0] || !t.logged[1]) { app.append(el("p", { class: "note", text: "No paired statistics: a run has no sample log for this task." })); continue; }
+      app.append(el("p", { class: "note", text: t.n_matched + " samples match by id (" + t.n_a + " and " + t.n_b + " logged). Paired difference = " + runs[n].run_id + " − baseline, ± its standard error." }));
+      if (t.paired.length) app.append(el("div", { class: "scroll" }, el("table", { class: "paired" },
+        el("thead", {}, el("tr", {}, ["Per-sample value", "n", "baseline mean", "other mean", "paired difference"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, t.paired.map((p) => el("tr", {}, el("td", { text: p.metric }), el("td", { class: "num", text: p.n }), el("td", { class: "num", text: fmt(p.mean_a) }),
+          el("td", { class: "num", text: fmt(p.mean_b) }), metricCell(p.diff, p.stderr)))))));
+      app.append(el("p", { class: "disagreements-count", text: t.n_disagreements + " samples disagree on a correct/incorrect value" + (t.disagreements.length < t.n_disagreements ? " (first " + t.disagreements.length + " listed)" : "") }));
+      if (t.disagreements.length) app.append(el("table", { class: "disagreements" },
+        el("thead", {}, el("tr", {}, ["Sample", "Values (baseline → other)"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, t.disagreements.map((d) => el("tr", {},
+          el("td", {}, el("a", { href: sampleHref(runs[0].key, t.name, d.id), text: d.id }), " ", el("a", { href: sampleHref(runs[n].key, t.name, d.id), text: "(other)" })),
+          el("td", { text: Object.entries(d.metrics).map(([m, [a, b]]) => m + ": " + fmt(a) + " → " + fmt(b)).join(" · ") }))))));
+    }
+    if (c.only_a.length || c.only_b.length) app.append(el("p", { class: "note", text: "Only in the baseline: " + (c.only_a.join(", ") || "none") + ". Only in the other: " + (c.only_b.join(", ") || "none") + "." }));
+  }
+}
+
+// ---- routing -----------------------------------------------------------------------------
+async function route() {
+  const app = document.getElementById("app");
+  const [path, qs] = location.hash.replace(/^#/, "").split("?");
+  const query = new URLSearchParams(qs || "");
+  const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
+  const fresh = el("main", { id: "app" });
+  fresh.append(el("p", { class: "status", text: "Loading…" }));
+  app.replaceWith(fresh);
+  const out = el("div", { id: "page", "data-page": parts[0] || "runs" });
+  try {
+    if (parts[0] === "run" && parts[2] === "task" && parts[4] === "sample") await pageSample(out, parts[1], parts[3], parts[5], query);
+    else if (parts[0] === "run" && parts[2] === "task") await pageTask(out, parts[1], parts[3], query);
+    else if (parts[0] === "run") await pageRun(out, parts[1]);
+    else if (parts[0] === "compare") await pageCompare(out, parts.slice(1));
+    else await pageRuns(out, query);
+  } catch (err) {
+    out.append(el("p", { class: "error", text: "Could not show this page: " + err.message }));
+  }
+  if (document.getElementById("app") === fresh) { fresh.replaceChildren(out); document.body.dataset.ready = location.hash || "#/"; }
+}
+window.addEventListener("hashchange", route);
+route();
