@@ -83,8 +83,14 @@ def generic_blocks(record: dict[str, Any]) -> list[Block]:
     nested = {k: v for k, v in values.items() if isinstance(v, (dict, list))}
     if nested:
         blocks.append(Raw("Other values", nested))
-    if record.get("doc"):
-        blocks.append(Raw("Document", record["doc"]))
-    if record.get("log"):
-        blocks.append(Raw("Log", record["log"]))
+    for title, part in (("Document", record.get("doc")), ("Log", record.get("log"))):
+        if isinstance(part, dict) and part:
+            flat = [(k, v) for k, v in part.items() if not isinstance(v, (dict, list))]
+            rest = {k: v for k, v in part.items() if isinstance(v, (dict, list))}
+            if flat:
+                blocks.append(Fields(title, flat))
+            if rest:
+                blocks.append(Raw(f"{title} (structured)" if flat else title, rest))
+        elif part:
+            blocks.append(Raw(title, part))
     return blocks

@@ -86,7 +86,7 @@ def provenance_of(doc: dict[str, Any], run: RunFile) -> Provenance:
         "model": run.model,
         "model fingerprint": fingerprint,
         "model arguments": model_args,
-        "limit": limit if has_limit else None,
+        "limit": (limit if limited else "none") if has_limit else None,  # None: unknown
         "seed": (config or {}).get("seed"),
         "harness version": packages.get("interp-harness"),
         "git commit": git,

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from harness.viewer.site import Site, script
 
+TEXT_SUFFIXES = (".jsonl", ".log", ".md", ".yaml", ".yml")
 STATIC = ("index.html", "viewer.js", "viewer.css")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -88,9 +89,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(HTTPStatus.FORBIDDEN, b"refused: outside the folder being viewed\n", "text/plain")
         if not target.is_file():
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
-        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        if kind.startswith("text/html") or kind == "application/javascript" or kind == "text/javascript":
+        kind = mimetypes.guess_type(target.name)[0] or ("text/plain" if target.suffix in TEXT_SUFFIXES else "application/octet-stream")
+        if kind in ("text/html", "application/javascript", "text/javascript", "image/svg+xml"):
             kind = "text/plain"  # a file under DIR is shown, never run in the viewer's origin
+        if kind.startswith("text/"):
+            kind += "; charset=utf-8"
         self.send_response(HTTPStatus.OK)
         self._headers(kind, target.stat().st_size)
         self.send_header("Content-Security-Policy", "sandbox")

@@ -40,6 +40,7 @@ function el(tag, attrs, ...kids) {
 
 function fmt(v) {
   if (v === null || v === undefined) return "—";
+  if (typeof v === "number" && v !== 0 && Math.abs(v) < 1e-12) return "0";  // rounding noise, e.g. the SE of a constant difference
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : (Math.abs(v) >= 1000 || Math.abs(v) < 0.001 && v !== 0 ? v.toExponential(3) : v.toFixed(4).replace(/0+$/, "").replace(/\.$/, ""));
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
@@ -70,7 +71,7 @@ async function runByKey(key) {
 // ---- runs ------------------------------------------------------------------------------
 async function pageRuns(app, query) {
   const idx = await index();
-  const search = el("input", { type: "search", placeholder: "filter runs by model, task or run id", "aria-label": "filter runs", value: query.get("q") || "" });
+  const search = el("input", { type: "search", id: "runs-filter", placeholder: "filter runs by model, task or run id", "aria-label": "filter runs", value: query.get("q") || "" });
   const body = el("tbody");
   const chosen = new Set();
   const compareBtn = el("button", { type: "button", id: "compare", disabled: true, text: "Compare selected runs",
@@ -83,11 +84,11 @@ async function pageRuns(app, query) {
     const tr = el("tr", { "data-key": r.key },
       el("td", {}, box),
       el("td", {}, el("a", { href: runHref(r.key), text: r.run_id }), limitBadge(r)),
-      el("td", { text: r.model }),
-      el("td", { text: r.created }),
+      el("td", { class: "nowrap", text: r.model }),
+      el("td", { class: "nowrap", title: r.created, text: r.created.replace("T", " ").replace(/(:\d\d)(\.\d+)?(\+00:00|Z)$/, "$1 UTC") }),
       el("td", {}, r.tasks.map((t, i) => [i ? ", " : "", el("a", { href: taskHref(r.key, t.name), text: t.name }), t.error ? el("span", { class: "badge failed", text: "failed" }) : null])),
       el("td", { class: "num" }, unknownFailed && !failed ? unknown() : String(failed)),
-      el("td", { text: r.file }));
+      el("td", { class: "path", text: r.file }));
     tr.dataset.search = [r.run_id, r.model, r.file, ...r.tasks.map((t) => t.name)].join(" ").toLowerCase();
     return tr;
   });
@@ -216,7 +217,7 @@ async function pageTask(app, key, taskName, query) {
   if (failedIds.length) app.append(el("h2", { text: "Failed samples (" + task.n_failed + ")" }), el("ul", {}, failedIds.map(([id, err]) => el("li", {}, el("code", { text: id }), ": " + err))));
   app.append(el("h2", { text: "Samples" }));
   if (!task.samples_file) { app.append(el("p", { class: "note", text: "No sample log for this task (the run did not use --log-samples, or the log is missing)." })); return; }
-  app.append(el("p", { class: "note", text: "Log " + task.samples_file + (task.samples_found_by === "file name" ? " (found by its name: this older results file does not name its log)" : "") + (task.samples_bytes !== null ? " · " + (task.samples_bytes / 1e6).toFixed(1) + " MB, read one page at a time" : "") }));
+  app.append(el("p", { class: "note", text: "Log " + task.samples_file + (task.samples_found_by === "file name" ? " (found by its name: this older results file does not name its log)" : "") + (task.samples_bytes !== null ? " · " + (task.samples_bytes >= 1e6 ? (task.samples_bytes / 1e6).toFixed(1) + " MB" : Math.ceil(task.samples_bytes / 1e3) + " kB") + ", read one page at a time" : "") }));
   const first = await load("data/s/" + i + "/" + task.index + "/0.js");
   const binary = binaryMetrics(first.records);
   const q = el("input", { type: "search", name: "q", value: query.get("q") || "", "aria-label": "search samples",
@@ -273,7 +274,7 @@ function sampleTable(run, task, rows, binary) {
 // ---- sample ------------------------------------------------------------------------------
 function renderBlock(b) {
   const box = el("section", { class: "block block-" + b.kind }, el("h3", { text: b.title }));
-  if (b.kind === "fields") box.append(el("table", { class: "fields" }, el("tbody", {}, b.items.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: fmt(v) }))))));
+  if (b.kind === "fields") box.append(el("dl", { class: "grid" }, b.items.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: fmt(v) })))));
   else if (b.kind === "text") box.append(el("pre", { text: b.text }));
   else if (b.kind === "table") {
     const hl = new Set(b.highlight || []);
