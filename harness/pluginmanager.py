@@ -31,7 +31,8 @@ from harness.registry import BenchmarkSpec, DecoderSpec, ModelSpec, Registry, Re
 
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_DIST = "interp-harness"
-#: Core modules registered as plugins whatever is installed (as pytest registers its default plugins).
+#: Core modules registered as plugins whatever is installed, as pytest registers its default plugins
+#: (their hooks and commands are part of the harness, so they are not listed among plugins).
 CORE_PLUGINS = (("viewer", "harness.viewer.plugin"),)
 log = logging.getLogger("harness")
 
@@ -80,10 +81,9 @@ class PluginManager:
                 else:
                     self._load_one(ep.name, ep.value, origin, version, blocked)
                 self.infos[ep.name].builtin = dist is not None and dist.name == BUILTIN_DIST
-        for name, module_path in CORE_PLUGINS:
-            if name not in self.infos:
-                self._load_one(name, module_path, "built-in", "", blocked)
-                self.infos[name].builtin = True
+        for name, module_path in CORE_PLUGINS:  # part of the harness: not listed by `harness plugins`
+            if self.pm.get_plugin(name) is None:
+                self.pm.register(importlib.import_module(module_path), name=name)
         for module_path in extra_modules:
             self._load_one(module_path, module_path, "--plugin", "", blocked)
         return self
