@@ -1,8 +1,8 @@
 """``harness view DIR --bundle OUT``: the viewer as static files that work from ``file://``.
 
 The same data files the server computes on request are written ahead: every page of every
-sample log (so no log is ever read whole, here or in the browser) and the comparison of
-every ordered pair of runs that share a task. OUT must be empty or an earlier bundle.
+sample log and every record's view (so no log is ever read whole, here or in the browser),
+and the comparison of every ordered pair of runs that share a task. OUT must be empty or an earlier bundle.
 """
 
 from __future__ import annotations
@@ -40,10 +40,13 @@ def write_bundle(site: Site, out: Path) -> dict[str, int]:
         for t in run.tasks:
             if t.samples_path is None:
                 continue
-            n_pages = len(site.store.index(t.samples_path).pages)
-            for p in range(max(n_pages, 1)):  # an empty log still gets its (empty) first page
+            index = site.store.index(t.samples_path)
+            for p in range(max(len(index.pages), 1)):  # an empty log still gets its (empty) first page
                 _write(out, site, f"data/s/{i}/{t.index}/{p}.js")
-            counts["pages"] += n_pages
+            for n in range(index.n_records):
+                _write(out, site, f"data/r/{i}/{t.index}/{n}.js")
+            _write(out, site, f"data/ids/{i}/{t.index}.js")
+            counts["pages"] += len(index.pages)
     for i, j in site.compare_pairs:
         _write(out, site, f"data/compare/{i}-{j}.js")
     return counts

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,63 +22,87 @@ PAGE_RECORDS = 25
 PAGE_BYTES = 512 * 1024
 
 
+_ID = re.compile(rb'^\{"sample_id": ("(?:[^"\\]|\\.)*")')
+
+
 @dataclass
 class LineIndex:
-    """Where each page of a log starts: ``pages[i] = (offset, n_lines)``."""
+    """Where each record of a log starts, its id, and how records group into pages.
+
+    ``starts[n]`` is the byte offset of record ``n`` (the n-th non-empty line), ``lines[n]`` its
+    line number in the file, ``ids[n]`` its sample id (``None`` when the line is not a record),
+    and ``pages[p] = (first record, count)``.
+    """
 
     path: Path
     stamp: tuple[int, int]
+    starts: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    ids: list[str | None] = field(default_factory=list)
     pages: list[tuple[int, int]] = field(default_factory=list)
-    n_lines: int = 0
+
+    @property
+    def n_records(self) -> int:
+        return len(self.starts)
 
     @classmethod
     def build(cls, path: Path) -> LineIndex:
         st = path.stat()
         index = cls(path, (st.st_size, st.st_mtime_ns))
-        start, count, size = 0, 0, 0
-        offset = 0
+        first, size, offset = 0, 0, 0
         with path.open("rb") as fh:
-            for line in fh:
+            for line_no, line in enumerate(fh, 1):
                 if line.strip():
+                    count = len(index.starts) - first
                     if count and (count >= PAGE_RECORDS or size + len(line) > PAGE_BYTES):
-                        index.pages.append((start, count))
-                        start, count, size = offset, 0, 0
-                    count += 1
+                        index.pages.append((first, count))
+                        first, size = len(index.starts), 0
+                    index.starts.append(offset)
+                    index.lines.append(line_no)
+                    index.ids.append(_sample_id(line))
                     size += len(line)
-                    index.n_lines += 1
-                elif not count:
-                    start = offset + len(line)
                 offset += len(line)
-        if count:
-            index.pages.append((start, count))
+        if len(index.starts) > first:
+            index.pages.append((first, len(index.starts) - first))
         return index
 
-    def read_page(self, page: int) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-        """``(line number, record or None, problem)`` for each line of ``page``."""
-        offset, n = self.pages[page]
-        line_no = sum(c for _, c in self.pages[:page])
+    def read(self, first: int, count: int) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+        """``(record number, record or None, problem)`` for records ``first .. first+count-1``."""
         with self.path.open("rb") as fh:
-            fh.seek(offset)
-            seen = 0
-            while seen < n:
+            fh.seek(self.starts[first])
+            n = first
+            while n < first + count:
                 raw = fh.readline()
                 if not raw:
                     break
                 if not raw.strip():
                     continue
-                seen += 1
-                line_no += 1
                 try:
                     rec = json.loads(raw)
                 except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                    last = line_no == self.n_lines
-                    yield line_no, None, ("a torn last line (the run was killed while writing)" if last
-                                          else f"not JSON ({err})")
-                    continue
-                if not isinstance(rec, dict):
-                    yield line_no, None, f"expected a JSON object, got {type(rec).__name__}"
-                    continue
-                yield line_no, rec, ""
+                    last = n == self.n_records - 1
+                    yield n, None, ("a torn last line (the run was killed while writing)" if last else f"not JSON ({err})")
+                else:
+                    yield (n, rec, "") if isinstance(rec, dict) else (n, None, f"expected a JSON object, got {type(rec).__name__}")
+                n += 1
+
+    def read_page(self, page: int) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+        return self.read(*self.pages[page])
+
+    def page_of(self, n: int) -> int:
+        return next(p for p, (first, count) in enumerate(self.pages) if first <= n < first + count)
+
+
+def _sample_id(line: bytes) -> str | None:
+    """The id from the start of a runner-written line, else from parsing the whole line."""
+    m = _ID.match(line)
+    try:
+        if m:
+            return str(json.loads(m[1]))
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return str(rec["sample_id"]) if isinstance(rec, dict) and "sample_id" in rec else None
 
 
 class SampleStore:
@@ -130,28 +155,45 @@ def scalar_values(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def page_payload(store: SampleStore, pm: Any, path: Path, benchmark: str, task: str, page: int) -> dict[str, Any]:
-    """One page of a task's samples as the page reads it."""
+def page_payload(store: SampleStore, path: Path, page: int) -> dict[str, Any]:
+    """One page of a task's samples for the list and the filters (no rendered views: see record_payload)."""
     index = store.index(path)
-    if not index.pages:
+    if not index.pages and page == 0:
         return {"page": 0, "n_pages": 0, "n_lines": 0, "records": []}
     if not 0 <= page < len(index.pages):
         raise IndexError(f"page {page} of {len(index.pages)}")
     records = []
-    for line_no, rec, problem in index.read_page(page):
+    for n, rec, problem in index.read_page(page):
         if rec is None:
-            records.append({"id": f"line {line_no}", "line": line_no, "problem": problem, "values": {}, "blocks": [], "raw": None})
+            records.append({"n": n, "id": f"line {index.lines[n]}", "line": index.lines[n], "problem": problem, "values": {}, "raw": None})
             continue
-        records.append({
-            "id": str(rec.get("sample_id", f"line {line_no}")),
-            "line": line_no,
-            "error": str(rec["error"]) if rec.get("error") else "",
-            "values": scalar_values(rec),
-            "doc": _filter_fields(rec.get("doc")),
-            "blocks": render_record(pm, benchmark, task, rec),
-            "raw": rec,
-        })
-    return {"page": page, "n_pages": len(index.pages), "n_lines": index.n_lines, "records": records}
+        records.append({"n": n, "id": _id(rec, index.lines[n]), "line": index.lines[n],
+                        "error": str(rec["error"]) if rec.get("error") else "",
+                        "values": scalar_values(rec), "doc": _filter_fields(rec.get("doc")), "raw": rec})
+    return {"page": page, "n_pages": len(index.pages), "n_lines": index.n_records, "records": records}
+
+
+def record_payload(store: SampleStore, pm: Any, path: Path, benchmark: str, task: str, n: int) -> dict[str, Any]:
+    """Record ``n`` of a log with its rendered view."""
+    index = store.index(path)
+    if not 0 <= n < index.n_records:
+        raise IndexError(f"record {n} of {index.n_records}")
+    ((_, rec, problem),) = list(index.read(n, 1))
+    line = index.lines[n]
+    if rec is None:
+        return {"n": n, "id": f"line {line}", "line": line, "page": index.page_of(n), "problem": problem, "blocks": [], "raw": None}
+    return {"n": n, "id": _id(rec, line), "line": line, "page": index.page_of(n), "error": str(rec.get("error") or ""),
+            "blocks": render_record(pm, benchmark, task, rec), "raw": rec}
+
+
+def ids_payload(store: SampleStore, path: Path) -> dict[str, Any]:
+    """Every record's sample id in order (the page finds a sample's record number from its id)."""
+    index = store.index(path)
+    return {"ids": index.ids}
+
+
+def _id(rec: dict[str, Any], line: int) -> str:
+    return str(rec.get("sample_id", f"line {line}"))
 
 
 def _filter_fields(doc: Any) -> dict[str, Any]:

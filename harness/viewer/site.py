@@ -7,7 +7,9 @@ from results files::
 
     data/index.js              runs, their provenance and tasks, problems
     data/run/<i>.js            one run: provenance, tasks with metric names
-    data/s/<i>/<t>/<p>.js      page p of task t's samples
+    data/s/<i>/<t>/<p>.js      page p of task t's samples (ids, values, raw records: lists, filters)
+    data/r/<i>/<t>/<n>.js      record n of that log with its rendered view (the sample page)
+    data/ids/<i>/<t>.js        the sample id of every record (from an id to its record)
     data/compare/<i>-<j>.js    run i (baseline) against run j
 """
 
@@ -18,12 +20,13 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.viewer.catalog import Catalog, Run
+from harness.viewer.catalog import Catalog, Run, TaskEntry
 from harness.viewer.compare import compare
-from harness.viewer.samples import SampleStore, file_size, page_payload
+from harness.viewer.samples import SampleStore, file_size, ids_payload, page_payload, record_payload
 
 _RUN = re.compile(r"data/run/(\d+)\.js")
-_PAGE = re.compile(r"data/s/(\d+)/(\d+)/(\d+)\.js")
+_PAGE = re.compile(r"data/(s|r)/(\d+)/(\d+)/(\d+)\.js")
+_IDS = re.compile(r"data/ids/(\d+)/(\d+)\.js")
 _COMPARE = re.compile(r"data/compare/(\d+)-(\d+)\.js")
 
 
@@ -48,19 +51,25 @@ class Site:
         if m := _RUN.fullmatch(name):
             return self.run(self._run(int(m[1])), int(m[1]))
         if m := _PAGE.fullmatch(name):
-            run = self._run(int(m[1]))
-            t = int(m[2])
-            if t >= len(run.tasks) or run.tasks[t].samples_path is None:
-                raise KeyError(name)
-            task = run.tasks[t]
+            task = self._logged_task(name, int(m[2]), int(m[3]))
             try:
-                return page_payload(self.store, self.pm, task.samples_path, task.benchmark, task.name, int(m[3]))
+                if m[1] == "s":
+                    return page_payload(self.store, task.samples_path, int(m[4]))
+                return record_payload(self.store, self.pm, task.samples_path, task.benchmark, task.name, int(m[4]))
             except IndexError:
                 raise KeyError(name) from None
+        if m := _IDS.fullmatch(name):
+            return ids_payload(self.store, self._logged_task(name, int(m[1]), int(m[2])).samples_path)
         if m := _COMPARE.fullmatch(name):
             i, j = int(m[1]), int(m[2])
             return compare(self.store, self._run(i), self._run(j))
         raise KeyError(name)
+
+    def _logged_task(self, name: str, i: int, t: int) -> TaskEntry:
+        run = self._run(i)
+        if t >= len(run.tasks) or run.tasks[t].samples_path is None:
+            raise KeyError(name)
+        return run.tasks[t]
 
     def _run(self, i: int) -> Run:
         if i >= len(self.catalog.runs):

@@ -115,9 +115,9 @@ def test_bundle_from_file_url(runs, bundle, tmp_path):
         assert filtered("onerror") == ["s004"]
 
         # a sample: the generic view; hostile strings stay text
-        text = go(b, index + f"#/run/aaaa1111/task/{TASK}/sample/s003?p=0")
+        text = go(b, index + f"#/run/aaaa1111/task/{TASK}/sample/s003?n=3")
         assert EVIL in text
-        text = go(b, index + f"#/run/aaaa1111/task/{TASK}/sample/s004")  # no page hint: found by scanning
+        text = go(b, index + f"#/run/aaaa1111/task/{TASK}/sample/s004?n=9")  # a stale hint: found by its id
         assert EVIL_ATTR in text
         assert [t for t in rows(b, "#sample-view h3")] == ["Values", "Document", "Log"]
         assert b.run("return typeof window.__pwned;") == "undefined"

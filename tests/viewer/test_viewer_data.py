@@ -34,7 +34,8 @@ def test_pages_hold_at_most_a_page_of_records_and_bytes(tmp_path: Path):
             fh.write(json.dumps({"sample_id": str(i), "values": {}, "log": {"big": big if i < 6 else ""}}) + "\n")
     index = LineIndex.build(log)
     sizes = [n for _, n in index.pages]
-    assert sum(sizes) == PAGE_RECORDS + 5 and index.n_lines == PAGE_RECORDS + 5
+    assert sum(sizes) == PAGE_RECORDS + 5 and index.n_records == PAGE_RECORDS + 5
+    assert index.ids == [str(i) for i in range(PAGE_RECORDS + 5)]
     assert sizes[0] == 2  # 200 kB records: the 512 kB byte cap ends the page, not the record count
     assert max(sizes) <= PAGE_RECORDS
     ids = [rec["sample_id"] for p in range(len(index.pages)) for _, rec, _ in index.read_page(p)]
@@ -61,7 +62,7 @@ def test_provenance_of_new_and_old_files(runs):
 def test_a_torn_last_line_is_reported_not_fatal(runs):
     catalog = scan(runs.root)
     old = catalog.run(runs.old)
-    page = page_payload(SampleStore(), None, old.tasks[0].samples_path, "toy", TASK, 0)
+    page = page_payload(SampleStore(), old.tasks[0].samples_path, 0)
     assert [r["id"] for r in page["records"]] == ["x1", "line 2"]
     assert "torn last line" in page["records"][1]["problem"]
 
@@ -108,7 +109,9 @@ def test_every_committed_results_file_renders():
             assert task.samples_path is not None, (run.file.relpath, task.name)
             page = site.payload(f"data/s/{i}/{task.index}/0.js")
             assert page["records"] and all(not r.get("problem") for r in page["records"])
-            titles = [b["title"] for b in page["records"][0]["blocks"]]
+            record = site.payload(f"data/r/{i}/{task.index}/0.js")
+            assert record["raw"] == page["records"][0]["raw"] and record["page"] == 0
+            titles = [b["title"] for b in record["blocks"]]
             assert BUILTIN_VIEWS[task.benchmark] in titles, (task.benchmark, titles)
             seen.add(task.benchmark)
     assert seen == set(BUILTIN_VIEWS)

@@ -50,7 +50,7 @@ const unknown = () => el("span", { class: "unknown", text: "unknown" });
 const limitBadge = (run) => run.limited ? el("span", { class: "badge limit", title: "a limited run: only the first " + run.limit + " samples of each task", text: "limit " + run.limit }) : (run.limited === null ? el("span", { class: "badge limit", text: "limit unknown" }) : null);
 const runHref = (key) => "#/run/" + enc(key);
 const taskHref = (key, task) => runHref(key) + "/task/" + enc(task);
-const sampleHref = (key, task, id, page) => taskHref(key, task) + "/sample/" + enc(id) + (page !== undefined ? "?p=" + page : "");
+const sampleHref = (key, task, id, n) => taskHref(key, task) + "/sample/" + enc(id) + (n !== undefined ? "?n=" + n : "");
 function crumbs(...parts) { return el("nav", { class: "crumbs" }, parts.map((p) => typeof p === "string" ? el("span", { text: p + " " }) : [p, " › "])); }
 
 let INDEX = null;
@@ -242,15 +242,15 @@ async function pageTask(app, key, taskName, query) {
   if (!filtering) {
     const page = view === 0 ? first : await load("data/s/" + i + "/" + task.index + "/" + Math.min(view, first.n_pages - 1) + ".js");
     status.textContent = first.n_lines + " samples · page " + (page.page + 1) + " of " + first.n_pages;
-    list.append(sampleTable(run, task, page.records.map((r) => [r, page.page]), binary));
+    list.append(sampleTable(run, task, page.records, binary));
     pager.append(el("button", { type: "button", disabled: page.page === 0, onclick: () => go(page.page - 1), text: "‹ previous" }),
       el("button", { type: "button", disabled: page.page + 1 >= first.n_pages, onclick: () => go(page.page + 1), text: "next ›" }));
     return;
   }
-  const found = [];  // [summary, page] for matches only: pages are read one at a time and let go
+  const found = [];  // summaries of the matches only: pages are read one at a time and let go
   for (let p = 0; p < first.n_pages; p++) {
     const page = p === 0 ? first : await load("data/s/" + i + "/" + task.index + "/" + p + ".js");
-    for (const r of page.records) if (matches(r, terms, outcome.value, metric.value)) found.push([{ id: r.id, values: r.values, error: r.error, problem: r.problem }, p]);
+    for (const r of page.records) if (matches(r, terms, outcome.value, metric.value)) found.push({ n: r.n, id: r.id, values: r.values, error: r.error, problem: r.problem });
     status.textContent = "scanning: page " + (p + 1) + " of " + first.n_pages + ", " + found.length + " matches so far";
   }
   const per = 25, n = Math.ceil(found.length / per);
@@ -262,11 +262,11 @@ async function pageTask(app, key, taskName, query) {
 }
 
 function sampleTable(run, task, rows, binary) {
-  const cols = [...new Set([...binary, ...rows.flatMap(([r]) => Object.keys(r.values))])].slice(0, 8);
+  const cols = [...new Set([...binary, ...rows.flatMap((r) => Object.keys(r.values))])].slice(0, 8);
   return el("div", { class: "scroll" }, el("table", { class: "samples" },
     el("thead", {}, el("tr", {}, el("th", { text: "Sample" }), el("th", { text: "Status" }), cols.map((c) => el("th", { text: c })))),
-    el("tbody", {}, rows.map(([r, p]) => el("tr", { "data-id": r.id },
-      el("td", {}, el("a", { href: sampleHref(run.key, task.name, r.id, p), text: r.id })),
+    el("tbody", {}, rows.map((r) => el("tr", { "data-id": r.id },
+      el("td", {}, el("a", { href: sampleHref(run.key, task.name, r.id, r.n), text: r.id })),
       el("td", {}, r.problem ? el("span", { class: "badge failed", text: r.problem }) : r.error ? el("span", { class: "badge failed", title: r.error, text: "failed" }) : el("span", { class: "badge ok", text: "ok" })),
       cols.map((c) => el("td", { class: typeof r.values[c] === "number" ? "num" : "", text: fmt(r.values[c]) })))))));
 }
@@ -288,19 +288,18 @@ async function pageSample(app, key, taskName, id, query) {
   const run = await runByKey(key);
   const task = run.tasks.find((t) => t.name === taskName);
   if (!task || !task.samples_file) throw new Error("no sample log for task " + taskName);
-  const base = "data/s/" + run.i + "/" + task.index + "/";
-  const hint = parseInt(query.get("p") || "", 10);
-  let rec = null, first = null;
-  if (!Number.isNaN(hint)) rec = (await load(base + hint + ".js").catch(() => ({ records: [] }))).records.find((r) => r.id === id);
-  for (let p = 0; !rec && (first === null || p < first.n_pages); p++) {
-    const page = await load(base + p + ".js");
-    first = first || page;
-    rec = page.records.find((r) => r.id === id);
+  const where = run.i + "/" + task.index;
+  let n = parseInt(query.get("n") || "", 10), rec = null;
+  if (!Number.isNaN(n)) rec = await load("data/r/" + where + "/" + n + ".js").catch(() => null);
+  if (!rec || rec.id !== id) {  // no hint, or a stale one (the log changed): look the id up
+    n = (await load("data/ids/" + where + ".js")).ids.indexOf(id);
+    rec = n < 0 ? null : await load("data/r/" + where + "/" + n + ".js");
   }
   app.append(crumbs(el("a", { href: "#/", text: "runs" }), el("a", { href: runHref(run.key), text: "run " + run.run_id }), el("a", { href: taskHref(run.key, task.name), text: "task " + task.name }), "sample"),
     el("h1", {}, "Sample " + id, limitBadge(run)));
   if (!rec) { app.append(el("p", { class: "error", text: "No sample " + id + " in this log." })); return; }
-  app.append(el("p", { class: "note", text: "line " + rec.line + " of " + task.samples_file }));
+  app.append(el("p", { class: "note" }, "line " + rec.line + " of " + task.samples_file + " · ",
+    el("a", { href: taskHref(run.key, task.name) + "?page=" + rec.page, text: "its page of samples" })));
   app.append(el("div", { id: "sample-view" }, rec.blocks.map(renderBlock)));
   app.append(el("details", { class: "raw" }, el("summary", { text: "Raw record" }), el("pre", { text: JSON.stringify(rec.raw, null, 2) })));
 }
