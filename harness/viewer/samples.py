@@ -40,6 +40,7 @@ class LineIndex:
     lines: list[int] = field(default_factory=list)
     ids: list[str | None] = field(default_factory=list)
     pages: list[tuple[int, int]] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # records whose evaluation raised (an "error" field)
 
     @property
     def n_records(self) -> int:
@@ -60,6 +61,8 @@ class LineIndex:
                     index.starts.append(offset)
                     index.lines.append(line_no)
                     index.ids.append(_sample_id(line))
+                    if b'"error": ' in line and _has_error(line):
+                        index.failed.append(len(index.starts) - 1)
                     size += len(line)
                 offset += len(line)
         if len(index.starts) > first:
@@ -91,6 +94,14 @@ class LineIndex:
 
     def page_of(self, n: int) -> int:
         return next(p for p, (first, count) in enumerate(self.pages) if first <= n < first + count)
+
+
+def _has_error(line: bytes) -> bool:
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(rec, dict) and bool(rec.get("error"))
 
 
 def _sample_id(line: bytes) -> str | None:

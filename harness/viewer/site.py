@@ -94,6 +94,7 @@ class Site:
                 "failed_samples": t.failed_samples, "wall_seconds": t.wall_seconds,
                 "samples_file": _rel(self.catalog, t.samples_path) if t.samples_path else None,
                 "samples_found_by": t.samples_found_by, "samples_bytes": file_size(t.samples_path),
+                "failed_in_log": len(self.store.index(t.samples_path).failed) if t.samples_path else None,
             })
         return {**run.summary(), "i": i, "provenance": run.provenance.to_json(), "tasks": tasks,
                 "run_errors": run.file.errors}

@@ -85,6 +85,7 @@ def test_bundle_from_file_url(runs, bundle, tmp_path):
         facts = dict(r.split("\t", 1) for r in b.run("return Array.from(document.querySelectorAll('table.provenance tr')).map(r => r.innerText);"))
         for label in ("seed", "git commit", "harness version", "wall time", "limit"):
             assert facts[label].startswith("unknown"), (label, facts[label])
+        assert rows(b, "#tasks tbody td:nth-child(4)") == ["unknown (0 in the log)"]
 
         # a task: metrics, samples paged, filters
         text = go(b, index + f"#/run/aaaa1111/task/{TASK}")

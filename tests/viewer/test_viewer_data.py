@@ -57,6 +57,9 @@ def test_provenance_of_new_and_old_files(runs):
     assert old.provenance.limited is None and old.provenance.command.value is None
     task = old.tasks[0]
     assert task.samples_found_by == "file name" and task.n_failed is None
+    store = SampleStore()
+    assert store.index(task.samples_path).failed == []
+    assert store.index(catalog.run(runs.a).tasks[0].samples_path).failed == [7]  # s007 raised
 
 
 def test_a_torn_last_line_is_reported_not_fatal(runs):

@@ -133,7 +133,8 @@ async function pageRun(app, key) {
         el("td", {}, el("a", { href: taskHref(run.key, t.name), text: t.name })),
         el("td", { text: t.benchmark }),
         el("td", { class: "num" }, t.n_samples === null ? unknown() : String(t.n_samples)),
-        el("td", { class: "num" }, t.n_failed === null ? unknown() : String(t.n_failed)),
+        el("td", { class: "num" }, t.n_failed !== null ? String(t.n_failed) : t.failed_in_log !== null ?
+          el("span", { title: "this results file does not record failed samples; its sample log has " + t.failed_in_log + " failed lines" }, unknown(), " (" + t.failed_in_log + " in the log)") : unknown()),
         el("td", { class: "num" }, t.wall_seconds === null ? unknown() : t.wall_seconds.toFixed(1) + " s"),
         el("td", {}, t.error ? el("span", { class: "error", text: "failed: " + t.error.trim().split("\n").pop() }) :
           Object.entries(t.metrics).slice(0, 4).map(([m, v], i) => [i ? " · " : "", label(t, m) + " " + fmt(v)]),
