@@ -116,7 +116,7 @@ def _tasks(run_file: RunFile, doc: dict[str, Any]) -> list[TaskEntry]:
             description=str(meta.get("description") or ""),
             metrics=run_file.results.get(name, {}),
             stderr=run_file.stderr.get(name, {}),
-            metric_info=meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {},
+            metric_info=meta["metrics"] if isinstance(meta.get("metrics"), dict) else {},
             args=meta.get("args"),
             n_samples=_int(meta.get("n_samples")),
             n_failed=_int(meta.get("n_failed")),

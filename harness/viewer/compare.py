@@ -82,8 +82,11 @@ def paired_differences(va: dict[str, dict[str, Any]], vb: dict[str, dict[str, An
     metrics: list[str] = list(dict.fromkeys(k for sid in shared for k in va[sid] if k in vb[sid]))
     paired, binary = [], []
     for metric in metrics:
-        pairs = [(_number(va[s].get(metric)), _number(vb[s].get(metric))) for s in shared]
-        pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+        pairs: list[tuple[float, float]] = []
+        for s in shared:
+            x, y = _number(va[s].get(metric)), _number(vb[s].get(metric))
+            if x is not None and y is not None:
+                pairs.append((x, y))
         if not pairs:
             continue
         n = len(pairs)
@@ -93,7 +96,8 @@ def paired_differences(va: dict[str, dict[str, Any]], vb: dict[str, dict[str, An
         paired.append(Paired(metric, n, math.fsum(x for x, _ in pairs) / n, math.fsum(y for _, y in pairs) / n, mean, se))
         if all(x in (0.0, 1.0) and y in (0.0, 1.0) for x, y in pairs):
             binary.append(metric)
-    disagreements, total = [], 0
+    disagreements: list[dict[str, Any]] = []
+    total = 0
     for sid in shared:
         differ = [m for m in binary if _number(va[sid].get(m)) is not None and _number(vb[sid].get(m)) is not None
                   and _number(va[sid].get(m)) != _number(vb[sid].get(m))]

@@ -44,21 +44,25 @@ class Provenance:
 def effective_block(doc: dict[str, Any]) -> dict[str, Any] | None:
     """The run's effective configuration (dtype, device, versions, digest...), when the file has one."""
     for key in EFFECTIVE_KEYS:
-        for where in (doc, doc.get("config") if isinstance(doc.get("config"), dict) else {}):
+        for where in (doc, _dict(doc.get("config"))):
             if isinstance(where.get(key), dict):
                 return where[key]
     return None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def provenance_of(doc: dict[str, Any], run: RunFile) -> Provenance:
-    config = doc.get("config") if isinstance(doc.get("config"), dict) else None
-    env = doc.get("environment") if isinstance(doc.get("environment"), dict) else {}
-    packages = env.get("packages") if isinstance(env.get("packages"), dict) else {}
+    config: dict[str, Any] | None = doc["config"] if isinstance(doc.get("config"), dict) else None
+    env = _dict(doc.get("environment"))
+    packages = _dict(env.get("packages"))
     effective = effective_block(doc) or {}
     model = run.model_info
     model_args = effective.get("model_args", (config or {}).get("model_args", model.get("args")))
     has_limit = config is not None and "limit" in config
-    limit = config.get("limit") if has_limit else None
+    limit = (config or {}).get("limit") if has_limit else None
     limited = (limit is not None) if has_limit else None
     fingerprint = model.get("fingerprint") or None
     git = env.get("git_hash") or None

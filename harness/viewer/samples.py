@@ -155,7 +155,7 @@ def render_record(pm: Any, benchmark: str, task: str, rec: dict[str, Any]) -> li
 def scalar_values(rec: dict[str, Any]) -> dict[str, Any]:
     """Numbers, strings and booleans of ``values`` (one level of nesting flattened as ``a.b``)."""
     out: dict[str, Any] = {}
-    values = rec.get("values") if isinstance(rec.get("values"), dict) else {}
+    values = rec["values"] if isinstance(rec.get("values"), dict) else {}
     for key, value in values.items():
         if isinstance(value, dict):
             for sub, v in value.items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from harness.viewer.catalog import Catalog, Run, TaskEntry
@@ -51,25 +52,26 @@ class Site:
         if m := _RUN.fullmatch(name):
             return self.run(self._run(int(m[1])), int(m[1]))
         if m := _PAGE.fullmatch(name):
-            task = self._logged_task(name, int(m[2]), int(m[3]))
+            task, path = self._logged_task(name, int(m[2]), int(m[3]))
             try:
                 if m[1] == "s":
-                    return page_payload(self.store, task.samples_path, int(m[4]))
-                return record_payload(self.store, self.pm, task.samples_path, task.benchmark, task.name, int(m[4]))
+                    return page_payload(self.store, path, int(m[4]))
+                return record_payload(self.store, self.pm, path, task.benchmark, task.name, int(m[4]))
             except IndexError:
                 raise KeyError(name) from None
         if m := _IDS.fullmatch(name):
-            return ids_payload(self.store, self._logged_task(name, int(m[1]), int(m[2])).samples_path)
+            return ids_payload(self.store, self._logged_task(name, int(m[1]), int(m[2]))[1])
         if m := _COMPARE.fullmatch(name):
             i, j = int(m[1]), int(m[2])
             return compare(self.store, self._run(i), self._run(j))
         raise KeyError(name)
 
-    def _logged_task(self, name: str, i: int, t: int) -> TaskEntry:
+    def _logged_task(self, name: str, i: int, t: int) -> tuple[TaskEntry, Path]:
         run = self._run(i)
-        if t >= len(run.tasks) or run.tasks[t].samples_path is None:
+        path = run.tasks[t].samples_path if t < len(run.tasks) else None
+        if path is None:
             raise KeyError(name)
-        return run.tasks[t]
+        return run.tasks[t], path
 
     def _run(self, i: int) -> Run:
         if i >= len(self.catalog.runs):
