@@ -136,6 +136,15 @@ def test_bundle_from_file_url(runs, bundle, tmp_path):
         n_dis = sum(1 for s in runs.acc_a if s in runs.acc_b and runs.acc_a[s] != runs.acc_b[s])
         assert f"{n_dis} samples disagree" in text and len(rows(b, "table.disagreements tbody tr")) == n_dis
         shot(b, tmp_path, "compare")
+
+        # three runs: all side by side, then each against the baseline; the old file's fields are unknown
+        text = go(b, index + "#/compare/aaaa1111/bbbb2222/old0")
+        assert rows(b, "table.all-runs thead th") == ["Task", "Metric", "aaaa1111", "bbbb2222", "old0"]
+        assert rows(b, "table.all-runs tbody tr td:last-child") == ["1", "—"]  # old0 has acc only
+        assert len(b.run("return document.querySelectorAll('.config-warning');")) == 2
+        old_fields = rows(b, ".config-warning:last-of-type tr[data-field] td:first-child")
+        assert {"seed", "limit", "git commit", "harness version", "model"} <= set(old_fields)
+        assert "unknown" in b.run("return document.querySelectorAll('.config-warning')[1].innerText;")
         assert errors(b) == []
 
 

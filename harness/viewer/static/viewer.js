@@ -314,6 +314,7 @@ async function pageCompare(app, keys) {
   app.append(crumbs(el("a", { href: "#/", text: "runs" }), "compare"), el("h1", { text: "Comparing " + runs.length + " runs" }),
     el("table", { class: "fields" }, el("tbody", {}, runs.map((r, n) => el("tr", {}, el("th", { text: n === 0 ? "baseline" : "run " + (n + 1) }),
       el("td", {}, el("a", { href: runHref(r.key), text: r.run_id }), " · " + r.model + " · " + r.created, limitBadge(r)))))));
+  if (runs.length > 2) app.append(allRunsTable(runs));
   for (let n = 1; n < runs.length; n++) {
     const pair = [pos[0], pos[n]];
     if (idx.compare_pairs && !idx.compare_pairs.some(([a, b]) => a === pair[0] && b === pair[1])) {
@@ -350,6 +351,20 @@ async function pageCompare(app, keys) {
     }
     if (c.only_a.length || c.only_b.length) app.append(el("p", { class: "note", text: "Only in the baseline: " + (c.only_a.join(", ") || "none") + ". Only in the other: " + (c.only_b.join(", ") || "none") + "." }));
   }
+}
+
+function allRunsTable(runs) {
+  // every task any of the runs ran, each metric side by side; the pairs below add paired statistics
+  const names = [...new Set(runs.flatMap((r) => r.tasks.map((t) => t.name)))];
+  const body = el("tbody");
+  for (const name of names) {
+    const tasks = runs.map((r) => r.tasks.find((t) => t.name === name));
+    const metrics = [...new Set(tasks.flatMap((t) => (t ? Object.keys(t.metrics) : [])))];
+    for (const m of metrics) body.append(el("tr", {}, el("td", { text: name }), el("td", { text: m }),
+      tasks.map((t) => (t && m in t.metrics ? metricCell(t.metrics[m], t.stderr[m]) : el("td", { class: "num", text: "—" })))));
+  }
+  return el("div", { class: "scroll" }, el("h2", { text: "All runs side by side" }),
+    el("table", { class: "all-runs" }, el("thead", {}, el("tr", {}, ["Task", "Metric", ...runs.map((r) => r.run_id)].map((h) => el("th", { text: h })))), body));
 }
 
 // ---- routing -----------------------------------------------------------------------------
