@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import webbrowser
 from typing import Any
@@ -53,8 +54,12 @@ def view(args: argparse.Namespace, pm: Any) -> int:
 
 
 def _open_browser(url: str) -> None:
+    """Open ``url`` where there is a desktop; never a terminal browser (it would take over this terminal)."""
+    desktop = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not desktop:
+        return  # a remote shell: the printed address is enough
     try:
         webbrowser.get()
     except webbrowser.Error:
-        return  # no browser here (a remote shell): the printed address is enough
+        return
     webbrowser.open(url)

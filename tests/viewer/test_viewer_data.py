@@ -161,3 +161,36 @@ def test_server_serves_only_the_folder(runs):
         assert status == 403
         assert _get(server.url, "/data/run/99.js")[0] == 404
         assert _get(server.url, "/data/s/0/0/999.js")[0] == 404
+
+
+class _ToyView:
+    """A third-party plugin's view of the toy benchmark."""
+
+    @staticmethod
+    def harness_view_sample(benchmark, task, record):
+        from harness.viewer.blocks import Text
+
+        return [Text("Toy answer", record["log"]["answer"])] if benchmark == "toy" else None
+
+
+class _BrokenView:
+    @staticmethod
+    def harness_view_sample(benchmark, task, record):
+        raise KeyError("oops")
+
+
+def _toy_blocks(runs, plugin) -> list[dict]:
+    from harness.hookspecs import hookimpl
+
+    pm = PluginManager().load(autoload=False)
+    pm.register_object(type("P", (), {"harness_view_sample": hookimpl(plugin.harness_view_sample)}), name="toyview")
+    catalog = scan(runs.root)
+    i = catalog.runs.index(catalog.run(runs.a))
+    return Site(catalog, pm).payload(f"data/r/{i}/0/0.js")["blocks"]
+
+
+def test_a_third_party_view_is_used_and_a_failing_one_falls_back(runs):
+    assert [b["title"] for b in _toy_blocks(runs, _ToyView)] == ["Toy answer"]
+    blocks = _toy_blocks(runs, _BrokenView)
+    assert blocks[0]["title"] == "Viewer note" and ["plugin", "toyview"] in blocks[0]["items"]
+    assert "KeyError" in str(blocks[0]["items"]) and [b["title"] for b in blocks[1:]] == ["Values", "Document", "Log"]
