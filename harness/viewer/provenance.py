@@ -81,7 +81,7 @@ def provenance_of(doc: dict[str, Any], run: RunFile) -> Provenance:
         Fact("git commit", git, "uncommitted changes were present" if isinstance(git, str) and git.endswith("-dirty") else ""),
         Fact("python", env.get("python")),
         Fact("platform", env.get("platform")),
-        Fact("packages", _kv(packages) if packages else None),
+        Fact("packages", ", ".join(f"{k} {v}" for k, v in packages.items()) if packages else None),
     ]
     for key, value in effective.items():
         if key != "model_args":
