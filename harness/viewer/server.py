@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from harness.viewer.site import Site, script
 
 TEXT_SUFFIXES = (".jsonl", ".log", ".md", ".yaml", ".yml")
-STATIC = ("index.html", "viewer.js", "viewer.css")
+STATIC = ("index.html", "dom.js", "filter.js", "viewer.js", "viewer.css")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 

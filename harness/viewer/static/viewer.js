@@ -1,72 +1,8 @@
 // harness view: runs -> tasks -> metrics -> samples, comparison of runs, provenance.
 // Data arrives as scripts (data/*.js) calling HARNESS_VIEWER.put, so the page works from file://.
-// Every string from a results file is set with textContent (el() below); no innerHTML anywhere.
+// Every string from a results file is set with textContent (el() in dom.js); no innerHTML anywhere.
+// Loaded after dom.js and filter.js.
 "use strict";
-
-const VIEWER = window.HARNESS_VIEWER = {
-  cache: new Map(), waiting: new Map(),
-  put(name, value) {
-    const w = this.waiting.get(name);
-    if (w) { this.waiting.delete(name); w.resolve(value); }
-  },
-};
-const KEEP = new Set(["data/index.js"]);
-
-function load(name) {
-  if (VIEWER.cache.has(name)) return Promise.resolve(VIEWER.cache.get(name));
-  return new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    VIEWER.waiting.set(name, { resolve: (v) => { if (KEEP.has(name) || name.startsWith("data/run/")) VIEWER.cache.set(name, v); s.remove(); resolve(v); } });
-    s.onerror = () => { VIEWER.waiting.delete(name); s.remove(); reject(new Error("could not load " + name)); };
-    s.src = name;
-    document.body.appendChild(s);
-  });
-}
-
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") e.textContent = String(v);
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, String(v));
-  }
-  for (const kid of kids.flat(Infinity)) {
-    if (kid === null || kid === undefined || kid === false) continue;
-    e.appendChild(kid instanceof Node ? kid : document.createTextNode(String(kid)));
-  }
-  return e;
-}
-
-function fmt(v) {
-  if (v === null || v === undefined) return "—";
-  if (typeof v === "number" && v !== 0 && Math.abs(v) < 1e-12) return "0";  // rounding noise, e.g. the SE of a constant difference
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : (Math.abs(v) >= 1000 || Math.abs(v) < 0.001 && v !== 0 ? v.toExponential(3) : v.toFixed(4).replace(/0+$/, "").replace(/\.$/, ""));
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
-}
-const enc = encodeURIComponent;
-const unknown = () => el("span", { class: "unknown", text: "unknown" });
-const limitBadge = (run) => run.limited ? el("span", { class: "badge limit", title: "a limited run: only the first " + run.limit + " samples of each task", text: "limit " + run.limit }) : (run.limited === null ? el("span", { class: "badge limit", text: "limit unknown" }) : null);
-const runHref = (key) => "#/run/" + enc(key);
-const taskHref = (key, task) => runHref(key) + "/task/" + enc(task);
-const sampleHref = (key, task, id, n) => taskHref(key, task) + "/sample/" + enc(id) + (n !== undefined ? "?n=" + n : "");
-function crumbs(...parts) { return el("nav", { class: "crumbs" }, parts.map((p) => typeof p === "string" ? el("span", { text: p + " " }) : [p, " › "])); }
-
-let INDEX = null;
-async function index() {
-  if (!INDEX) {
-    INDEX = await load("data/index.js");
-    document.getElementById("source").textContent = INDEX.source + " · " + INDEX.runs.length + " runs";
-  }
-  return INDEX;
-}
-async function runByKey(key) {
-  const idx = await index();
-  const i = idx.runs.findIndex((r) => r.key === key || r.run_id === key);
-  if (i < 0) throw new Error("no run " + key + " in this folder");
-  return load("data/run/" + i + ".js");
-}
 
 // ---- runs ------------------------------------------------------------------------------
 async function pageRuns(app, query) {
@@ -106,18 +42,6 @@ async function pageRuns(app, query) {
   }
 }
 
-// ---- run ---------------------------------------------------------------------------------
-function provenanceTable(prov) {
-  return el("table", { class: "fields provenance" }, el("tbody", {}, prov.facts.map((f) =>
-    el("tr", {}, el("th", { text: f.label }), el("td", {}, f.known ? fmt(f.value) : unknown(), f.note ? el("span", { class: "note", text: " (" + f.note + ")" }) : null)))));
-}
-function limitBanner(run) {
-  if (run.limited) return el("p", { class: "limited", role: "note" }, el("strong", { text: "Limited run: " }), "only the first " + run.limit + " samples of each task were evaluated; its metrics are not comparable with a full run.");
-  if (run.limited === null) return el("p", { class: "limited" }, "This results file does not say whether the run was limited.");
-  return document.createTextNode("");
-}
-function metricCell(v, se) { return el("td", { class: "num" }, fmt(v), se !== null && se !== undefined ? el("span", { class: "se", text: "±" + fmt(se) }) : null); }
-
 async function pageRun(app, key) {
   const run = await runByKey(key);
   app.append(crumbs(el("a", { href: "#/", text: "runs" }), "run " + run.run_id),
@@ -140,61 +64,6 @@ async function pageRun(app, key) {
           Object.entries(t.metrics).slice(0, 4).map(([m, v], i) => [i ? " · " : "", label(t, m) + " " + fmt(v)]),
           Object.keys(t.metrics).length > 4 ? el("span", { class: "note", text: " (+" + (Object.keys(t.metrics).length - 4) + " more)" }) : null)))))));
 }
-function label(task, metric) {
-  const info = task.metric_info && task.metric_info[metric];
-  return info && info.display_name ? info.display_name : metric;
-}
-
-// ---- task: metrics and samples -----------------------------------------------------------
-function parseQuery(q) {
-  const tokens = (q.match(/"[^"]*"|\S+/g) || []).map((t) => t.replace(/^"|"$/g, ""));
-  return tokens.map((tok) => {
-    let end = -1;
-    for (let i = tok.length - 1; i > 0; i--) if ("=<>!".includes(tok[i])) { end = i; break; }
-    if (end > 0 && end < tok.length - 1) {
-      let start = end;
-      while (start > 0 && "=<>!".includes(tok[start - 1])) start--;
-      const op = tok.slice(start, end + 1);
-      if (start > 0 && ["=", "!=", "<", ">", "<=", ">="].includes(op)) return { key: tok.slice(0, start), op, value: tok.slice(end + 1) };
-    }
-    return { text: tok.toLowerCase() };
-  });
-}
-function fieldOf(rec, key) {
-  if (key in rec.values) return rec.values[key];
-  if (rec.doc && key in rec.doc) return rec.doc[key];
-  if (key === "id") return rec.id;
-  return undefined;
-}
-function test(v, op, want) {
-  if (v === undefined) return false;
-  const n = Number(want), x = typeof v === "boolean" ? Number(v) : v;
-  const numeric = typeof x === "number" && want.trim() !== "" && !Number.isNaN(n);
-  const a = numeric ? x : String(v).toLowerCase(), b = numeric ? n : want.toLowerCase();
-  return { "=": a === b, "!=": a !== b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b }[op];
-}
-function matches(rec, terms, outcome, metric) {
-  if (outcome === "failed" && !(rec.error || rec.problem)) return false;
-  if (outcome === "correct" || outcome === "incorrect") {
-    const v = rec.values[metric];
-    if (v === undefined || v === null) return false;
-    if ((Number(v) === 1) !== (outcome === "correct")) return false;
-  }
-  let text = null;
-  for (const t of terms) {
-    if (t.text !== undefined) {
-      if (text === null) text = (rec.id + " " + JSON.stringify(rec.raw)).toLowerCase();
-      if (!text.includes(t.text)) return false;
-    } else if (!test(fieldOf(rec, t.key), t.op, t.value)) return false;
-  }
-  return true;
-}
-function binaryMetrics(records) {
-  const keys = new Set(records.flatMap((r) => Object.keys(r.values)));
-  return [...keys].filter((k) => records.some((r) => r.values[k] !== undefined && r.values[k] !== null) &&
-    records.every((r) => r.values[k] === undefined || r.values[k] === null || [0, 1, true, false].includes(r.values[k])));
-}
-
 async function pageTask(app, key, taskName, query) {
   const run = await runByKey(key);
   const task = run.tasks.find((t) => t.name === taskName);
@@ -220,6 +89,7 @@ async function pageTask(app, key, taskName, query) {
   if (!task.samples_file) { app.append(el("p", { class: "note", text: "No sample log for this task (the run did not use --log-samples, or the log is missing)." })); return; }
   app.append(el("p", { class: "note", text: "Log " + task.samples_file + (task.samples_found_by === "file name" ? " (found by its name: this older results file does not name its log)" : "") + (task.samples_bytes !== null ? " · " + (task.samples_bytes >= 1e6 ? (task.samples_bytes / 1e6).toFixed(1) + " MB" : Math.ceil(task.samples_bytes / 1e3) + " kB") + ", read one page at a time" : "") }));
   const first = await load("data/s/" + i + "/" + task.index + "/0.js");
+  if (!first.n_pages) { app.append(el("p", { class: "note", text: "The sample log is empty." })); return; }
   const binary = binaryMetrics(first.records);
   const q = el("input", { type: "search", name: "q", value: query.get("q") || "", "aria-label": "search samples",
     placeholder: "text, or key=value / key>number (e.g. method=das layer=middle iia>0.5)" });
