@@ -83,9 +83,10 @@ def provenance_of(doc: dict[str, Any], run: RunFile) -> Provenance:
         Fact("platform", env.get("platform")),
         Fact("packages", ", ".join(f"{k} {v}" for k, v in packages.items()) if packages else None),
     ]
-    for key, value in effective.items():
-        if key != "model_args":
-            facts.append(Fact(f"effective {key}", _text(value)))
+    used = effective_fields(effective)
+    facts += [Fact(f"effective {k}", _text(v)) for k, v in used.items()]
+    if isinstance(effective.get("digest"), str):
+        facts.append(Fact("effective configuration digest", effective["digest"]))
     compared = {
         "model": run.model,
         "model fingerprint": fingerprint,
@@ -94,9 +95,37 @@ def provenance_of(doc: dict[str, Any], run: RunFile) -> Provenance:
         "seed": (config or {}).get("seed"),
         "harness version": packages.get("interp-harness"),
         "git commit": git,
-        **{f"effective {k}": v for k, v in effective.items() if k != "model_args"},
+        **{f"effective {k}": v for k, v in used.items()},
     }
     return Provenance(_command(doc, config, run), facts, limit, limited, compared)
+
+
+def effective_fields(effective: dict[str, Any]) -> dict[str, Any]:
+    """What the model actually ran with (device, dtype, resolved batch size, decoding...), the
+    harness and plugin versions, and the git commit, from an ``effective_config`` block.
+
+    The block's ``run`` part repeats the saved configuration (shown and compared already) and
+    its digest covers the output folder too, so neither is compared field by field.
+    """
+    out: dict[str, Any] = {}
+    model = _dict(effective.get("model"))
+    for key, value in model.items():
+        if key == "batch_size" and isinstance(value, dict):
+            out["batch size (resolved)"] = value.get("resolved")
+            out["batch size (requested)"] = value.get("requested")
+        elif key not in ("name", "source"):
+            out[key] = value
+    versions = _dict(effective.get("versions"))
+    if "harness" in versions:
+        out["harness version"] = versions["harness"]
+    for name, version in _dict(versions.get("plugins")).items():
+        out[f"plugin {name} version"] = version
+    if "git_hash" in effective:
+        out["git commit"] = effective["git_hash"]
+    for key, value in effective.items():  # another harness's block: shown as it is
+        if key not in ("model", "run", "versions", "git_hash", "digest", "model_args"):
+            out[key] = value
+    return out
 
 
 def task_digest(args: Any) -> str | None:

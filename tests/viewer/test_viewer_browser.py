@@ -128,8 +128,8 @@ def test_bundle_from_file_url(runs, bundle, tmp_path):
         # comparison: the loud warning names the differing fields
         text = go(b, index + "#/compare/aaaa1111/bbbb2222")
         warning = b.run("return document.querySelector('.config-warning').innerText;")
-        assert "configurations differ in 2 fields" in warning
-        assert rows(b, ".config-warning tr[data-field] td:first-child") == ["limit", "seed"]
+        assert "configurations differ in 3 fields" in warning
+        assert rows(b, ".config-warning tr[data-field] td:first-child") == ["limit", "seed", "effective dtype"]
         assert f"{N_SAMPLES - 1} samples match by id" in text
         metrics = rows(b, "table.paired tbody tr td:first-child")
         assert metrics == ["acc", "score"]
@@ -156,7 +156,7 @@ def test_compare_from_the_runs_page_and_traversal_refused_by_the_server(runs, tm
         b.click("input[data-key=bbbb2222]")
         text = click(b, "#compare")
         assert b.run("return location.hash;") == "#/compare/aaaa1111/bbbb2222"
-        assert "configurations differ in 2 fields" in text
+        assert "configurations differ in 3 fields" in text
         b.open(server.url + "files/..%2foutside.txt")
         body = b.run("return document.body.innerText;")
         assert "refused" in body and "OUTSIDE" not in body

@@ -50,6 +50,8 @@ def test_provenance_of_new_and_old_files(runs):
     assert b.provenance.limited is True and "40 samples per task (a limited run)" in facts["limit"]
     assert "--limit 40" in b.provenance.command.value and "--seed 7" in b.provenance.command.value
     assert b.provenance.command.note == "rebuilt from the saved configuration"
+    assert facts["effective dtype"] == "bfloat16" and facts["effective batch size (resolved)"] == "8"
+    assert facts["effective plugin thirdparty version"] == "1.0" and len(facts["effective configuration digest"]) == 64
     old = catalog.run(runs.old)
     facts = {f.label: f.value for f in old.provenance.facts}
     for label in ("limit", "seed", "git commit", "harness version", "wall time", "model fingerprint", "python"):
@@ -74,7 +76,7 @@ def test_paired_differences_and_disagreements(runs):
     catalog = scan(runs.root)
     out = compare(SampleStore(), catalog.run(runs.a), catalog.run(runs.b))
     fields = {d["field"]: (d["a"], d["b"]) for d in out["config_differences"]}
-    assert fields == {"limit": ("none", 40), "seed": (1234, 7)}
+    assert fields == {"limit": ("none", 40), "seed": (1234, 7), "effective dtype": ("float32", "bfloat16")}
     (task,) = out["tasks"]
     shared = sorted(set(runs.acc_a) & set(runs.acc_b))
     assert task["n_matched"] == len(shared) == N_SAMPLES - 1  # the failed sample is not paired

@@ -64,9 +64,20 @@ def _samples(run: str, path: Path) -> tuple[dict[str, int], dict[str, float]]:
     return acc, score
 
 
-def _doc(run_id: str, created: str, limit: int | None, seed: int, samples_file: str, acc: dict[str, int], n_failed: int) -> dict[str, Any]:
+def _effective(dtype: str, output: str) -> dict[str, Any]:
+    """An ``effective_config`` block as the runner writes it (harness/effective.py)."""
+    block = {"model": {"class": "harness.models.hf.HFAdapter", "device": "cpu", "dtype": dtype, "name": "tiny",
+                       "batch_size": {"requested": None, "resolved": 8, "out_of_memory_cap": None, "max_batch_size": 64}},
+             "run": {"output_path": output}, "versions": {"harness": "0.1.0", "plugins": {"thirdparty": "1.0"}},
+             "git_hash": "abc123"}
+    return {**block, "digest": stable_hash(block, 64)}
+
+
+def _doc(run_id: str, created: str, limit: int | None, seed: int, samples_file: str, acc: dict[str, int], n_failed: int,
+         dtype: str) -> dict[str, Any]:
     mean = sum(acc.values()) / len(acc)
     return {
+        "effective_config": _effective(dtype, f"out-{run_id}"),
         "schema_version": 1, "run_id": run_id, "created": created,
         "model": {"name": "tiny-model", "adapter": "hf", "args": {"pretrained": "tiny"}, "fingerprint": "f" * 64},
         "config": {"model": "hf", "model_args": {"pretrained": "tiny"}, "tasks": [TASK], "include_paths": [],
@@ -89,9 +100,9 @@ def write_runs(root: Path) -> Runs:
     acc_a, score_a = _samples("a", folder / "samples_toy_task_aaaa.jsonl")
     acc_b, score_b = _samples("b", folder / "samples_toy_task_bbbb.jsonl")
     write_json_atomic(folder / "results_20260101T000000_aaaaaa.json",
-                      _doc("aaaa1111", "2026-01-01T00:00:00+00:00", None, 1234, "samples_toy_task_aaaa.jsonl", acc_a, 1))
+                      _doc("aaaa1111", "2026-01-01T00:00:00+00:00", None, 1234, "samples_toy_task_aaaa.jsonl", acc_a, 1, "float32"))
     write_json_atomic(folder / "results_20260102T000000_bbbbbb.json",
-                      _doc("bbbb2222", "2026-01-02T00:00:00+00:00", 40, 7, "samples_toy_task_bbbb.jsonl", acc_b, 0))
+                      _doc("bbbb2222", "2026-01-02T00:00:00+00:00", 40, 7, "samples_toy_task_bbbb.jsonl", acc_b, 0, "bfloat16"))
     old = folder.parent / "old"
     old.mkdir()
     with (old / "samples_toy_task_0123456789ab.jsonl").open("w", encoding="utf-8") as fh:
