@@ -12,9 +12,11 @@ torch or a plugin's heavy modules. The plugin manager collects them once into a
 :class:`~harness.registry.Registry`, which is passed down explicitly (runner → task context,
 adapter, leaderboard); nothing is looked up through module globals.
 
-Every hook here is answered by *all* plugins (none is ``firstresult``: registrations add up,
-events are heard by everyone), and none is ``historic``: plugins are loaded before any hook is
-called, so no late registration needs a replay. The harness calls each implementation on its
+Registration and lifecycle hooks are answered by *all* plugins (registrations add up, events
+are heard by everyone); the one question with a single answer, how a sample looks in the viewer
+(``harness_view_sample``), is ``firstresult``: the benchmark's own plugin answers, the others
+return ``None``. No hook is ``historic``: plugins are loaded before any hook is called, so no
+late registration needs a replay. The harness calls each implementation on its
 own, so one plugin's failure is reported with its name and the others keep working.
 """
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from harness.benchmark import TaskResult
     from harness.registry import BenchmarkSpec, DecoderSpec, FeaturizerSpec, ModelSpec, PlotSpec
     from harness.results import RunInfo
+    from harness.viewer.blocks import Block
 
 PROJECT_NAME = "harness"
 ENTRY_POINT_GROUP = "harness.plugins"
@@ -121,3 +124,20 @@ def harness_task_end(run: RunInfo, task: str, result: TaskResult) -> None:
 @hookspec
 def harness_run_end(run: RunInfo, results: dict[str, Any]) -> None:
     """Called once, after the run's results document is written (``results`` is that document)."""
+
+
+# --- Viewing -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def harness_view_sample(benchmark: str, task: str, record: dict[str, Any]) -> list[Block] | None:
+    """How one logged sample of ``benchmark`` looks in ``harness view``.
+
+    ``record`` is the sample's JSON line as written to ``samples_*.jsonl`` (``sample_id``,
+    ``doc``, ``values``, ``log``, perhaps ``error``), from any harness version: read it with
+    ``.get`` and expect fields to be missing. Return a list of blocks from
+    :mod:`harness.viewer.blocks` (plain data, never HTML: the page escapes everything), or
+    ``None`` for a benchmark that is not yours. The first answer wins; without one the viewer
+    shows a generic view (values, document, log), and it always adds the raw record below.
+    Keep the implementation light (no torch): the viewer calls it for every sample it shows.
+    """

@@ -39,6 +39,7 @@ CORE_PLUGINS = {
     "bench": "harness.bench",
     "leaderboard": "harness.leaderboard_cli",
     "featurizers": "harness.featurizers_plugin",
+    "viewer": "harness.viewer.plugin",
 }
 ESSENTIAL = {"core"}
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"

@@ -40,6 +40,8 @@ table.board td.missing { color: #a3aab8; }
 table.board tbody tr:hover td, table.board tbody tr:hover th { background: #f6f8fc; }
 table.board tbody tr:hover td.best { background: #cdebd6; }
 .se { color: var(--muted); font-size: 11.5px; font-weight: 400; margin-left: 4px; }
+table.board td a { color: inherit; text-decoration: none; border-bottom: 1px dotted var(--muted); }
+.limit { display: inline-block; margin-left: 4px; padding: 0 4px; border-radius: 6px; font-size: 11px; font-weight: 600; color: #8a5a00; background: #fff1cc; border: 1px solid #e9c46a; }
 details.more { margin: 10px 0 0; }
 details.more summary { cursor: pointer; color: var(--accent); font-weight: 600; margin-bottom: 6px; }
 figure { margin: 18px 0 8px; }

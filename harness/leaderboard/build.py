@@ -18,6 +18,10 @@ class NoResultsError(RuntimeError):
     """The results folder holds no readable results file."""
 
 
+#: Where cells link: a viewer bundle next to index.html (``harness view RESULTS --bundle OUT/viewer``).
+DEFAULT_VIEWER = "viewer/index.html"
+
+
 @dataclass
 class Leaderboard:
     source: str
@@ -29,6 +33,7 @@ class Leaderboard:
     problems: list[Problem] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # page-wide notes (e.g. plugins that failed)
+    viewer: str = DEFAULT_VIEWER  # each cell links to its run and task there (harness view ... --bundle)
 
     @property
     def selection(self) -> str:
@@ -65,6 +70,7 @@ def build(
     autoload: bool | None = None,
     with_plots: bool = True,
     manager: Any = None,
+    viewer: str = DEFAULT_VIEWER,
 ) -> Leaderboard:
     """Read ``results_dir``, draw the plots into ``out_dir/plots`` and return the leaderboard."""
     results_dir = Path(results_dir)
@@ -91,6 +97,7 @@ def build(
         n_files=found.n_files,
         problems=found.problems,
         notes=notes,
+        viewer=viewer,
     )
     _remove_previous_plots(Path(out_dir))
     if with_plots:

@@ -48,6 +48,7 @@ class RunFile:
     tasks: dict[str, dict[str, Any]]
     details: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)  # task -> why it failed in this run
+    limit: int | None = None  # --limit of the run (samples per task); None: a full run, or not recorded
 
     def benchmark_of(self, task: str) -> str:
         meta = self.tasks.get(task) or {}
@@ -156,7 +157,13 @@ def read_results_file(path: Path, root: Path, problems: list[Problem]) -> RunFil
         tasks={str(t): m for t, m in tasks.items() if isinstance(m, dict)},
         details={str(t): d for t, d in details.items()},
         errors={str(t): str(e) for t, e in doc["errors"].items()} if isinstance(doc.get("errors"), dict) else {},
+        limit=_limit(doc.get("config")),
     )
+
+
+def _limit(config: Any) -> int | None:
+    limit = config.get("limit") if isinstance(config, dict) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def _numbers(metrics: dict[str, Any], path: Path, where: str, problems: list[Problem]) -> dict[str, float | None]:

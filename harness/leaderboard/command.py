@@ -28,6 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--screenshot", action="store_true",
         help="also save DIR/screenshot.png of index.html rendered by headless Chromium (needs chromium and chromium-driver)",
     )
+    parser.add_argument("--viewer", default=None, metavar="URL",
+                        help="where each cell links to its run and task (default: viewer/index.html next to index.html, "
+                             "a bundle from: harness view RESULTS_DIR --bundle OUT/viewer)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when any results file had a problem")
     parser.set_defaults(func=run)
     return parser
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace, pm: Any) -> int:
         print(f"harness leaderboard: error: --out {out}: {problem}", file=sys.stderr)
         return 2
     try:
-        board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm)
+        board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm,
+                      **({"viewer": args.viewer} if getattr(args, "viewer", None) else {}))
     except NoResultsError as err:
         print(printable(f"harness leaderboard: error: {err}"), file=sys.stderr)
         return 2

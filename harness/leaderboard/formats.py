@@ -86,7 +86,8 @@ def _table_document(board: Leaderboard, table: BenchmarkTable) -> dict[str, Any]
 def _cell_document(cell: Cell) -> dict[str, Any]:
     doc: dict[str, Any] = {"value": cell.value}
     if cell.run_id:
-        doc.update(stderr=cell.stderr, n_samples=cell.n_samples, run_id=cell.run_id, created=cell.created, file=cell.file)
+        doc.update(stderr=cell.stderr, n_samples=cell.n_samples, run_id=cell.run_id, created=cell.created, file=cell.file,
+                   limit=cell.limit)
     return doc
 
 
@@ -138,6 +139,8 @@ def _md_cell(table: BenchmarkTable, col: Column, cell: Cell | None) -> str:
         text = f"**{text}**"
     if cell.stderr is not None:
         text += f" ± {format_number(cell.stderr)}"
+    if cell.limit is not None:
+        text += f" (limit {cell.limit})"
     return text
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from urllib.parse import quote
 from typing import TYPE_CHECKING
 
 from harness.leaderboard.assets import SCRIPT, STYLE
@@ -75,12 +76,12 @@ def _section(board: Leaderboard, table: BenchmarkTable, index: int) -> str:
     out = [
         f'<section id="b{index}" data-benchmark="{esc(table.name)}"><h2>{esc(table.name)}</h2>',
         f'<p class="about">{" ".join(about)}</p>',
-        _table_html(table, table.headline_columns),
+        _table_html(table, table.headline_columns, board.viewer),
     ]
     extra = table.extra_columns
     if extra:
         out.append(f'<details class="more"><summary>More metrics ({len(extra)} columns: per-setting and other reported values)</summary>')
-        out.append(_table_html(table, extra))
+        out.append(_table_html(table, extra, board.viewer))
         out.append("</details>")
     for plot in board.plots_for(table.name):
         out.append(
@@ -93,7 +94,7 @@ def _section(board: Leaderboard, table: BenchmarkTable, index: int) -> str:
     return "\n".join(out)
 
 
-def _table_html(table: BenchmarkTable, columns: list[Column]) -> str:
+def _table_html(table: BenchmarkTable, columns: list[Column], viewer: str = "") -> str:
     out = [
         '<div class="scroll"><table class="board">',
         "<thead><tr>",
@@ -103,7 +104,7 @@ def _table_html(table: BenchmarkTable, columns: list[Column]) -> str:
     ]
     for row in table.rows:
         out.append(f'<tr><th scope="row" class="model" data-value="{esc(row.label)}" title="{esc(row.label)}">{esc(row.label)}</th>')
-        out += [_cell(table, c, row.cells.get(c.key)) for c in columns]
+        out += [_cell(table, c, row.cells.get(c.key), viewer) for c in columns]
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
@@ -125,13 +126,24 @@ def _header(col: Column) -> str:
     )
 
 
-def _cell(table: BenchmarkTable, col: Column, cell: Cell | None) -> str:
+def viewer_link(viewer: str, run_id: str, task: str) -> str:
+    """The viewer's page for ``task`` of run ``run_id`` (both percent-encoded: they come from files)."""
+    return f"{viewer}#/run/{quote(run_id, safe='')}/task/{quote(task, safe='')}"
+
+
+def _cell(table: BenchmarkTable, col: Column, cell: Cell | None, viewer: str = "") -> str:
     if cell is None or cell.value is None:
         return '<td data-value="" class="missing">—</td>'
     classes = ["num"] + (["best"] if table.best(col) == cell.value else [])
     se = f'<span class="se">±{esc(format_number(cell.stderr))}</span>' if cell.stderr is not None else ""
-    tip = ""
+    tip, text, limit = "", esc(format_number(cell.value)), ""
+    if cell.limit is not None:
+        classes.append("limited")
+        limit = f'<span class="limit">limit {cell.limit}</span>'
     if cell.run_id:
         n = f" · n={cell.n_samples}" if cell.n_samples is not None else ""
-        tip = f' title="{esc(f"run {cell.run_id} · {cell.created}{n} · {cell.file}")}"'
-    return f'<td data-value="{cell.value!r}" class="{" ".join(classes)}"{tip}>{esc(format_number(cell.value))}{se}</td>'
+        lim = f" · limited run: at most {cell.limit} samples per task" if cell.limit is not None else ""
+        tip = f' title="{esc(f"run {cell.run_id} · {cell.created}{n}{lim} · {cell.file} · click: its samples in the viewer")}"'
+        if viewer and col.task is not None:
+            text = f'<a href="{esc(viewer_link(viewer, cell.run_id, col.task))}">{text}</a>'
+    return f'<td data-value="{cell.value!r}" class="{" ".join(classes)}"{tip}>{text}{se}{limit}</td>'

@@ -70,6 +70,7 @@ class Cell:
     run_id: str = ""
     created: str = ""
     file: str = ""
+    limit: int | None = None  # the run evaluated at most this many samples per task
 
 
 @dataclass
@@ -185,6 +186,7 @@ def _build_table(benchmark: str, entries: list[Entry], registered: dict[str, Any
                 run_id=e.run.run_id,
                 created=e.run.created_text,
                 file=e.run.relpath,
+                limit=e.run.limit,
             )
     for col in columns:
         if col.task is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from harness.hookspecs import hookimpl
 from harness.registry import BenchmarkSpec, MetricSpec, PlotSpec
+from harness_plugins.ravel.view import harness_view_sample  # noqa: F401 - how its samples look in harness view
 
 HARNESS_API_VERSION = "2.0"
 __version__ = "0.1.0"

@@ -77,6 +77,7 @@ def test_readme_tour_runs(tmp_path):
     assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
     assert "causalgym_quick" in res.stdout and "arith_small" in res.stdout
     assert (tmp_path / "leaderboard" / "index.html").is_file()
+    assert (tmp_path / "viewer" / "index.html").is_file()
     assert list((tmp_path / "runs" / "smollm2-135m").glob("samples_causalgym_quick_*.jsonl"))
 
 
