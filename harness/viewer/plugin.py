@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.hookspecs import hookimpl
 
 __version__ = "0.1.0"
-HARNESS_API_VERSION = "1.0"
+HARNESS_API_VERSION = "2.0"
 
 
 @hookimpl
@@ -21,7 +21,7 @@ def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", type=Path, metavar="OUT", help="write a static site to OUT instead of serving")
     p.add_argument("--port", type=int, default=0, help="port to serve on (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
-    p.set_defaults(func=cmd_view, wants_pm=True)
+    p.set_defaults(func=cmd_view)
 
 
 def cmd_view(args: argparse.Namespace, pm: object) -> int:
