@@ -47,8 +47,9 @@ def check_hf_args(args: dict[str, Any]) -> dict[str, Any]:
     for name in POSITIVE_INT_ARGS:
         if out.get(name) is not None:
             out[name] = positive_int(name, out[name])
-    if out.get("batch_size") is not None:
-        out["batch_size"] = positive_int("batch_size", out["batch_size"], allow_auto=True)
+    for name in ("batch_size", "threads"):
+        if out.get(name) is not None:
+            out[name] = positive_int(name, out[name], allow_auto=True)
     if "dtype" in out and str(out["dtype"]) not in DTYPES:
         raise ModelArgError(f"--model-args dtype={out['dtype']!r}: expected one of {', '.join(DTYPES)}")
     if "pretrained" in out:

@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 HARNESS_API_VERSION = "1.0"
 
 ADAPTER_ARGS = {"batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name"}
-LOAD_ARGS = {"pretrained", "revision", "device", "dtype", "device_map", "trust_remote_code"}
+LOAD_ARGS = {"pretrained", "revision", "device", "dtype", "device_map", "trust_remote_code",
+             "threads"}  # threads: applied by the runner (harness.threads), process-wide
 #: Passed to every trace and generation (NDIF: ``remote=true``; others as nnsight documents them).
 TRACE_ARGS = {"remote", "backend"}
 

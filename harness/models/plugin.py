@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 HARNESS_API_VERSION = "1.0"
 
 HF_ARGS = {"pretrained", "gguf_file", "revision", "device", "dtype", "device_map", "trust_remote_code",
-           "batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name", "share_prefix", "cached_rerun"}
+           "batch_size", "max_batch_size", "add_bos_token", "max_length", "decoding", "name", "share_prefix", "cached_rerun",
+           "threads"}
 
 
 @hookimpl
@@ -20,7 +21,7 @@ def harness_register_models() -> list[ModelSpec]:
         name="hf",
         implementation="harness.models.plugin:make_hf_adapter",
         description=("transformers causal LM: pretrained=<hub id | path | smollm2-135m | gemma3-270m>, gguf_file=, dtype=, device=, "
-                     "batch_size=, trust_remote_code=true|false, add_bos_token=true|false"),
+                     "batch_size=, threads=N|auto, trust_remote_code=true|false, add_bos_token=true|false"),
     )]
 
 
