@@ -318,7 +318,8 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
     ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir)
     from harness import threads
 
-    chosen = threads.apply()  # re-checked per task: other processes may have started or stopped
+    chosen = threads.apply()  # re-checked per task (and between batches): other processes may have started or stopped
+    thread_changes: list[dict[str, Any]] = []
     t0, cpu0 = time.time(), time.process_time()
     try:
         samples = list(bench.samples(adapter if bench.needs_model else None, ctx))
@@ -377,6 +378,9 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         n_done += len(block)
         bar.update(len(block))
         pm.call("harness_batch_end", run=run_info, task=name, n_done=n_done, n_samples=len(samples))
+        changed = threads.recheck()  # auto: load that started or stopped during the task
+        if changed is not None:
+            thread_changes.append({"after_samples": n_done, "threads": changed.threads, "busy_cores": changed.busy_cores})
     bar.close()
     if sample_log:
         sample_log.close()
@@ -394,7 +398,7 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         "args": p.config.args, "n_samples": result.n_samples, "n_resumed": len(samples) - len(pending),
         "n_recomputed": check.stale, "n_failed": len(failed), "failed_samples": dict(list(failed.items())[:MAX_LISTED]),
         "wall_seconds": round(time.time() - t0, 3), "cpu_seconds": round(time.process_time() - cpu0, 3),
-        "threads": chosen.threads, "busy_cores_at_start": chosen.busy_cores,
+        "threads": chosen.threads, "busy_cores_at_start": chosen.busy_cores, "thread_changes": thread_changes,
         "samples_file": sample_log.path.name if sample_log else None,
         "metrics": {m.name: {"display_name": m.label, "higher_is_better": m.higher_is_better} for m in p.spec.metrics},
     }

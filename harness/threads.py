@@ -38,6 +38,7 @@ class ThreadChoice:
 
 
 _setting: int | str = AUTO
+_last: tuple[float, float, float, float] | None = None  # (busy jiffies, total jiffies, own CPU s, time) of the last reading
 
 
 def parse_setting(value: Any, what: str = "--threads") -> int | str:
@@ -110,6 +111,42 @@ def busy_cores(cores: list[int] | None = None, window: float = WINDOW_S) -> floa
     return round(max(0.0, min(float(len(cores)), others)), 2)
 
 
+def busy_since_last(min_interval: float = 1.0) -> float | None:
+    """Other processes' use of the usable cores since the previous call (no waiting), or None
+    on the first call, within ``min_interval`` seconds of the last reading, or without /proc/stat."""
+    global _last
+    cores = usable_cores()
+    now = _cpu_times(cores)
+    if now is None:
+        return None
+    reading = (now[0], now[1], _own_cpu(), time.perf_counter())
+    last = _last
+    if last is not None and reading[3] - last[3] < min_interval:
+        return None
+    _last = reading
+    if last is None or reading[1] <= last[1]:
+        return None
+    fraction = (reading[0] - last[0]) / (reading[1] - last[1])
+    others = fraction * len(cores) - (reading[2] - last[2]) / (reading[3] - last[3])
+    return round(max(0.0, min(float(len(cores)), others)), 2)
+
+
+def recheck() -> ThreadChoice | None:
+    """Between batches of a task: under ``auto``, follow the load seen since the last reading
+    (free: no sampling window); returns the new choice when the thread count changed."""
+    if _setting != AUTO or len(usable_cores()) < 2:
+        return None
+    busy = busy_since_last()
+    if busy is None:
+        return None
+    threads = auto_threads(len(usable_cores()), busy)
+    torch = sys.modules.get("torch")
+    if torch is None or torch.get_num_threads() == threads:
+        return None
+    set_threads(threads)
+    return ThreadChoice(setting=AUTO, threads=threads, cores=len(usable_cores()), busy_cores=busy, loadavg=loadavg())
+
+
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -141,6 +178,7 @@ def apply() -> ThreadChoice:
     """Re-evaluate the current policy and set torch's (and BLAS's) thread count."""
     choice = choose(_setting)
     set_threads(choice.threads)
+    busy_since_last(0.0)  # start the interval that recheck() measures
     return choice
 
 

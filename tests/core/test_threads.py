@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
@@ -108,3 +109,30 @@ def test_bad_threads_values_are_user_errors(example_plugin_site, tiny_model_dir)
     assert_user_error(res, "--threads", "expected a positive number of threads or 'auto'")
     res = run_cli(["run", "--tasks", "arith_small", "--model-args", f"pretrained={tiny_model_dir},threads=many"], env=env)
     assert_user_error(res, "threads='many'", "expected a positive integer or 'auto'")
+
+
+def test_busy_since_last_measures_the_interval_between_batches_without_waiting():
+    threads.busy_since_last(0.0)  # start an interval
+    assert threads.busy_since_last() is None  # under a second later: too short to judge
+    with busy_processes(1):
+        threads.busy_since_last(0.0)
+        time.sleep(1.2)
+        t0 = time.perf_counter()
+        busy = threads.busy_since_last()
+        assert time.perf_counter() - t0 < 0.1  # no sampling window
+    assert busy is not None and 0.8 <= busy <= threads.machine()["cores"]
+
+
+def test_recheck_changes_nothing_under_a_fixed_setting():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        threads.configure(1)
+        assert torch.get_num_threads() == 1
+        with busy_processes(1):
+            time.sleep(1.2)
+            assert threads.recheck() is None and torch.get_num_threads() == 1
+    finally:
+        threads.configure("auto")
+        torch.set_num_threads(before)
