@@ -38,8 +38,7 @@ def busy_processes(n: int) -> Iterator[list[subprocess.Popen]]:
     """Run ``n`` CPU-bound processes while the block runs; always stop them afterwards."""
     procs: list[subprocess.Popen] = []
     previous = signal.getsignal(signal.SIGTERM)
-    if n:
-        signal.signal(signal.SIGTERM, _raise_interrupt)  # a terminated bench still stops its load
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # a terminated bench still stops its load and its `harness run`
     try:
         for _ in range(n):
             procs.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(os.getpid())],
@@ -56,8 +55,7 @@ def busy_processes(n: int) -> Iterator[list[subprocess.Popen]]:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        if n:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
