@@ -220,7 +220,10 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     load_before = threads.loadavg()
     if adapter is None and needs_model:
         adapter = load_model(cfg, pm)  # the hf adapter checks and applies its own threads= argument
-    threads.configure(cfg.threads if cfg.threads is not None else cfg.model_args.get("threads", threads.AUTO))
+    try:  # --threads wins over the model argument threads=
+        threads.configure(cfg.threads if cfg.threads is not None else cfg.model_args.get("threads", threads.AUTO))
+    except ValueError as err:
+        raise RunError(f"--model-args {err}") from None
     from harness.models.decoding import set_decoders
 
     set_decoders(pm.registry().decoders)
