@@ -150,7 +150,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 adapter = harness.load_model(args.model, batch_size=args.batch_size, **parse_kv(args.model_args, "--model-args"))
                 report["device"] = str(adapter.device)
             if part != "suite":
-                report.setdefault("threads", {})[part] = threads.configure(args.threads or threads.AUTO).to_dict()
+                report.setdefault("thread_choices", {})[part] = threads.configure(args.threads or threads.AUTO).to_dict()
             report[part] = _run_part(part, adapter, args)
             report["loadavg_after"] = threads.loadavg()
             if args.json:  # after every part: a later failure loses nothing

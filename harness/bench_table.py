@@ -13,9 +13,9 @@ BEGIN, END = "<!-- bench table: begin -->", "<!-- bench table: end -->"
 
 
 def _load(report: dict[str, Any], part: str) -> str:
-    t = report.get("threads", {}).get(part)
-    threads = f"{t['threads']} thread{'s' if t['threads'] != 1 else ''} ({t['setting']})" if t else ""
-    return ", ".join(x for x in (threads, f"load {report['loadavg_before'][0]:.1f} → {report['loadavg_after'][0]:.1f}") if x)
+    """The threads a part ran with and the load average when it started."""
+    t = report["thread_choices"][part]
+    return f"{t['threads']} thread{'s' if t['threads'] != 1 else ''} ({t['setting']}), load {t['loadavg'][0]:.1f} at start"
 
 
 def rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -33,12 +33,13 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
                      f"{g['prompts']} prompts, {g['max_new_tokens']} new tokens, batch {g['batch_size']}; {_load(report, 'generation')}",
                      f"{m['batched']:.1f} s vs {m['one_at_a_time']:.1f} s: **{g['speedup_batched']:.2f}×** "
                      f"(batching alone {g['speedup_batching_only']:.2f}×); identical outputs: {g['identical_outputs']}"))
-    if "threads" in report and "median_seconds" in report["threads"]:
+    if "threads" in report:
         t = report["threads"]
         picks = sorted({p["threads"] for p in t["auto_picks"]})
+        load = report["thread_choices"]["threads"]["loadavg"][0]
         for part in ("prefill", "decode"):
             m = t["median_seconds"][part]
-            out.append((f"threads: {part}", f"{t[part]}; {_load(report, 'threads')}; auto picked {picks}",
+            out.append((f"threads: {part}", f"{t[part]}; load {load:.1f} at start; auto picked {picks}",
                         f"1 thread {m['1']:.2f} s, {t['cores']} threads {m['one_per_core']:.2f} s "
                         f"(**{t['one_per_core_vs_1'][part]:.2f}×** the time of 1), auto {m['auto']:.2f} s"))
     if "suite" in report:
