@@ -15,7 +15,9 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -86,7 +88,8 @@ def bench_scoring(adapter: Any, n_questions: int, batch_size: int, repeats: int,
     requests = [LoglikelihoodRequest(f"{QA_PRIMER}\n\nQ: {q}\nA:", f" {a}") for q, answers in mc_questions(n_questions, data) for a in answers]
     lm = HFLM(pretrained=adapter.model, tokenizer=adapter.tokenizer, batch_size=batch_size, device=str(adapter.device))
     instances = [Instance("loglikelihood", {}, (r.context, r.continuation), i) for i, r in enumerate(requests)]
-    adapter.sizer._size = batch_size
+    if batch_size != "auto":
+        adapter.sizer._size = batch_size
     medians, outs = _median_times({
         "harness": lambda: [r.logprob for r in adapter.loglikelihood(requests)],
         "lm_eval_HFLM": lambda: [lp for lp, _ in lm.loglikelihood(instances, disable_tqdm=True)],
@@ -107,7 +110,8 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
 
     prompts = [f"{QA_PRIMER}\n\nQ: {q}\nA:" for q, _ in mc_questions(n_prompts, data)]
     reqs = [GenerationRequest(p, max_new_tokens=max_new_tokens, stop=("\n\n", "Q:")) for p in prompts]
-    adapter.sizer._size = batch_size
+    if batch_size != "auto":
+        adapter.sizer._size = batch_size
 
     def one_at_a_time():
         return [adapter.generate([r])[0].text for r in reqs]
@@ -132,27 +136,90 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
     }
 
 
+PARTS = ("scoring", "generation", "threads", "suite")  # `all` runs every one, in this order, into one JSON
+
+
 def cmd_bench(args: argparse.Namespace, pm: Any) -> int:
     import harness
+    from harness import bench_suite, threads
+    from harness.options import split_kv
 
-    adapter = harness.load_model(args.model, batch_size=args.batch_size)
-    report: dict[str, Any] = {"model": args.model, "device": str(adapter.device)}
-    if args.which in ("scoring", "all"):
-        report["scoring"] = bench_scoring(adapter, args.questions, args.batch_size, args.repeats, args.data)
-        s = report["scoring"]
+    if args.table:
+        return print_table(args.table)
+    parts = args.which
+    report: dict[str, Any] = {"model": args.model, "command": "harness " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "harness bench",
+                              "context": bench_suite.context(args.load)}
+    with bench_suite.busy_processes(args.load):
+        report["loadavg_before"] = threads.loadavg()
+        adapter = None
+        for part in parts:
+            if part in ("scoring", "generation") and adapter is None:
+                adapter = harness.load_model(args.model, batch_size=args.batch_size, **dict(split_kv(args.model_args, "--model-args")))
+                report["device"] = str(adapter.device)
+            if part != "suite":
+                report.setdefault("thread_choices", {})[part] = threads.configure(args.threads or threads.AUTO).to_dict()
+            report[part] = _run_part(part, adapter, args)
+            report["loadavg_after"] = threads.loadavg()
+            if args.json:  # after every part: a later failure loses nothing
+                Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def print_table(path: str) -> int:
+    """Print the README's performance table from a bench JSON (nothing is run)."""
+    from harness.bench_table import markdown
+    from harness.tasks import TaskConfigError
+
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        print(markdown(report, path))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise TaskConfigError(f"--table {path}: not a readable `harness bench --json` report ({type(err).__name__}: {err})") from None
+    return 0
+
+
+def _run_part(part: str, adapter: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from harness import bench_suite
+
+    if part == "scoring":
+        s = bench_scoring(adapter, args.questions, args.batch_size, args.repeats, args.data)
         print(f"scoring: {s['requests']} requests, {s['scored_tokens']} scored tokens, batch {s['batch_size']}: "
               f"harness {s['tokens_per_second']['harness']:.1f} tok/s vs lm-eval HFLM {s['tokens_per_second']['lm_eval_HFLM']:.1f} tok/s "
               f"-> {s['speedup_vs_lm_eval']:.2f}x (median of {args.repeats}); max |dlogprob| {s['max_abs_logprob_diff']:.2e}")
-    if args.which in ("generation", "all"):
-        report["generation"] = bench_generation(adapter, args.prompts, args.gen_batch_size, args.max_new_tokens, args.repeats, args.data)
-        g = report["generation"]
+        return s
+    if part == "generation":
+        g = bench_generation(adapter, args.prompts, args.gen_batch_size, args.max_new_tokens, args.repeats, args.data)
         print(f"generation: {g['prompts']} prompts x {g['max_new_tokens']} new tokens, batch {g['batch_size']}: "
               f"batched {g['median_seconds']['batched']:.2f} s vs one-at-a-time {g['median_seconds']['one_at_a_time']:.2f} s "
               f"-> {g['speedup_batched']:.2f}x (median of {args.repeats}); without shared-prefix reuse "
               f"{g['median_seconds']['batched_no_prefix_sharing']:.2f} s -> {g['speedup_batching_only']:.2f}x; identical outputs: {g['identical_outputs']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    return 0
+        return g
+    if part == "threads":
+        t = bench_suite.bench_threads(args.model, args.repeats)
+        bench_suite.print_threads(t)
+        return t
+    model_args = args.model_args if args.model == "smollm2-135m" else ",".join(filter(None, [f"pretrained={args.model}", args.model_args]))
+    s = bench_suite.bench_suite(args.tasks, model_args, args.threads, warm_cache=args.warm_cache)
+    bench_suite.print_suite(s)
+    return s
+
+
+def _parts(text: str) -> list[str]:
+    """argparse type: ``all`` or a comma-separated list of parts, run in the order given."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if names == ["all"]:
+        return list(PARTS)
+    bad = [n for n in names if n not in PARTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown bench {', '.join(bad) or repr(text)} (choose from {', '.join(PARTS)}, or all)")
+    return names
+
+
+def _count(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of processes (0 or more), got {text!r}")
+    return int(text)
 
 
 @hookimpl
@@ -162,15 +229,24 @@ def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
+    from harness.cli import batch_size, threads_arg
+
     p = sub.add_parser("bench", help="speed benchmarks that print ratios against a baseline")
-    p.add_argument("which", nargs="?", default="all", choices=["scoring", "generation", "all"])
+    p.add_argument("which", nargs="?", default=list(PARTS), type=_parts, metavar="PART[,PART...]|all",
+                   help="scoring, generation, threads (the thread policy), suite (the default suite in a subprocess), or all (default)")
     p.add_argument("--model", default="smollm2-135m", help="embedded name, hub id or path")
     p.add_argument("--questions", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=batch_size, default=8, help="N or auto")
     p.add_argument("--prompts", type=int, default=16)
-    p.add_argument("--gen-batch-size", type=int, default=16)
+    p.add_argument("--gen-batch-size", type=batch_size, default=16, help="N or auto")
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--data", type=Path, default=None, help="a TruthfulQA-format CSV (default: $HARNESS_REFDATA/truthfulqa/TruthfulQA-dev400.csv if present, else synthetic questions)")
-    p.add_argument("--json", default=None, help="also write the report here")
+    p.add_argument("--load", type=_count, default=0, metavar="N", help="run N busy processes beside the bench (stopped afterwards)")
+    p.add_argument("--threads", type=threads_arg, default=None, metavar="N|auto", help="torch CPU threads (default auto)")
+    p.add_argument("--tasks", default="default", help="suite: the tasks to run (default: the default suite)")
+    p.add_argument("--warm-cache", action="store_true", help="suite: reuse the user cache (default: a fresh one, as a first run)")
+    p.add_argument("--model-args", default="", help="k=v,... for the model (e.g. dtype=bfloat16); suite: passed to harness run")
+    p.add_argument("--json", default=None, help="also write the report here (one JSON for all parts)")
+    p.add_argument("--table", default=None, metavar="JSON", help="print the README's performance table from a bench JSON and exit")
     p.set_defaults(func=cmd_bench)

@@ -39,6 +39,16 @@ def batch_size(text: str) -> int | str:
     return "auto" if text.strip().lower() == "auto" else positive_int(text)
 
 
+def threads_arg(text: str) -> int | str:
+    """argparse type: a positive integer or ``auto``."""
+    from harness.threads import parse_setting
+
+    try:
+        return parse_setting(text, "")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of threads or 'auto', got {text!r}") from None
+
+
 def _err(text: str) -> None:
     print(f"harness: error: {printable(text)}", file=sys.stderr)
 
@@ -105,6 +115,8 @@ def harness_add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--log-samples", action="store_true", help="write one JSONL line per sample")
     run.add_argument("--resume", action="store_true", help="continue a killed run from its sample logs")
     run.add_argument("--cache-requests", type=Path, default=None, metavar="FILE", help="SQLite request cache")
+    run.add_argument("--threads", type=threads_arg, default=None, metavar="N|auto",
+                     help="torch CPU threads (default auto: the cores not already busy, re-checked before each task)")
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=cmd_run)
 
@@ -132,7 +144,7 @@ def cmd_run(args: argparse.Namespace, pm: PluginManager) -> int:
         batch_size=args.batch_size, limit=args.limit, seed=args.seed,
         output_path=args.output_path if args.output_path is not None else default_output_dir(),
         log_samples=args.log_samples, resume=args.resume, cache_requests=args.cache_requests,
-        progress=not args.no_progress, report=_note,
+        progress=not args.no_progress, report=_note, threads=args.threads,
     )
     argv = getattr(args, "harness_argv", ())  # the command line, for the resume hint
     try:

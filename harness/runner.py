@@ -51,6 +51,7 @@ class RunConfig:
     log_samples: bool = False
     resume: bool = False
     cache_requests: Path | None = None
+    threads: int | str | None = None  # torch CPU threads: N, or "auto" (default: the cores not already busy)
     plugins: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     progress: bool = True
@@ -182,6 +183,13 @@ def check_config(cfg: RunConfig) -> None:
             cfg.batch_size = positive_int("batch_size", cfg.batch_size, allow_auto=True)
         except ModelArgError as err:
             raise RunError(str(err).replace("--model-args batch_size=", "--batch-size ")) from None
+    if cfg.threads is not None:
+        from harness.threads import parse_setting
+
+        try:
+            cfg.threads = parse_setting(cfg.threads)
+        except ValueError as err:
+            raise RunError(str(err)) from None
     for flag, on in (("--resume", cfg.resume), ("--log-samples", cfg.log_samples)):
         if on and cfg.output_path is None:
             raise RunError(f"{flag} needs an output folder (--output-path DIR); without one nothing would be saved")
@@ -223,8 +231,15 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
     label = str(cfg.model_args.get("pretrained", cfg.model)) if needs_model or adapter is not None else NO_MODEL
     _say(cfg, f"harness: model {label}; tasks {', '.join(p.config.name for p in planned)}; output {root or '(none)'}")
     typed_args = dict(cfg.model_args)
+    from harness import threads
+
+    load_before = threads.loadavg()
     if adapter is None and needs_model:
-        adapter, typed_args = load_model_with_args(cfg, pm)
+        adapter, typed_args = load_model_with_args(cfg, pm)  # the hf adapter checks and applies its own threads= argument
+    try:  # --threads wins over the model argument threads=
+        threads.configure(cfg.threads if cfg.threads is not None else cfg.model_args.get("threads", threads.AUTO))
+    except ValueError as err:
+        raise RunError(f"--model-args {err}") from None
     if adapter is not None and hasattr(adapter, "use_decoders"):  # a ModelAdapter: `decoding=NAME` finds the registered strategies
         adapter.use_decoders(pm.registry().decoders)
     fingerprint = adapter.fingerprint() if adapter is not None else ""
@@ -238,7 +253,8 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
         "schema_version": SCHEMA_VERSION, "run_id": run_info.run_id, "created": started.isoformat(timespec="seconds"),
         "model": {"name": model_name, "adapter": cfg.model if needs_model else NO_MODEL, "args": json_safe(typed_args),
                   "fingerprint": fingerprint},
-        "config": run_info.config, "effective_config": None, "environment": environment_info(),
+        "config": run_info.config, "effective_config": None,
+        "environment": {**environment_info(), **threads.machine(), "loadavg_before": load_before},
         "results": {}, "stderr": {}, "tasks": {}, "details": {}, "errors": {}, "wall_seconds": None,
     }
     dist = current_dist()
@@ -257,6 +273,7 @@ def _run_locked(cfg: RunConfig, pm: PluginManager, adapter: Any, planned: list[P
         raise RunInterrupted(_saved(doc, results_path, state)) from None
     doc["wall_seconds"] = round(time.time() - t0, 3)
     doc["effective_config"] = effective_config(adapter, doc["config"], pm)
+    doc["environment"]["loadavg_after"] = threads.loadavg()
     if not dist.main:
         doc["rank"] = dist.rank
         return doc
@@ -319,7 +336,11 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
 
         check(name, bench.requires, adapter)  # before any data is loaded
     ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir, registry=pm.registry())
-    t0 = time.time()
+    from harness import threads
+
+    chosen = threads.apply()  # re-checked per task (and between batches): other processes may have started or stopped
+    thread_changes: list[dict[str, Any]] = []
+    t0, cpu0 = time.time(), time.process_time()
     try:
         samples = list(bench.samples(adapter if bench.needs_model else None, ctx))
     except (ValueError, OSError) as err:  # the readers name the file and line of what is wrong
@@ -377,6 +398,9 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         n_done += len(block)
         bar.update(len(block))
         pm.call("harness_batch_end", run=run_info, task=name, n_done=n_done, n_samples=len(samples))
+        changed = threads.recheck()  # auto: load that started or stopped during the task
+        if changed is not None:
+            thread_changes.append({"after_samples": n_done, "threads": changed.threads, "busy_cores": changed.busy_cores})
     bar.close()
     if sample_log:
         sample_log.close()
@@ -393,7 +417,8 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
         "benchmark": p.config.benchmark, "plugin": p.spec.plugin, "description": p.config.description,
         "args": p.config.args, "n_samples": result.n_samples, "n_resumed": len(samples) - len(pending),
         "n_recomputed": check.stale, "n_failed": len(failed), "failed_samples": dict(list(failed.items())[:MAX_LISTED]),
-        "wall_seconds": round(time.time() - t0, 3),
+        "wall_seconds": round(time.time() - t0, 3), "cpu_seconds": round(time.process_time() - cpu0, 3),
+        "threads": chosen.threads, "busy_cores_at_start": chosen.busy_cores, "thread_changes": thread_changes,
         "samples_file": sample_log.path.name if sample_log else None,
         "metrics": {m.name: {"display_name": m.label, "higher_is_better": m.higher_is_better} for m in p.spec.metrics},
     }

@@ -23,8 +23,13 @@ Speed targets are benchmarks that print ratios measured side by side in one run 
 interleaved, medians of repeats), never timed unit tests:
 
 ```bash
+harness bench all --json results/bench/bench_all.json   # every bench below into one JSON
 harness bench scoring      # multiple choice: our adapter vs lm-eval HFLM, same requests, model and batch size
 harness bench generation   # batched greedy generation vs one prompt at a time
+harness bench threads      # prefill and decoding at 1 thread, one per core and what --threads auto picks
+harness bench suite        # the default suite (`harness run`) in a subprocess: wall and CPU seconds per task
+harness bench suite --load 2                            # the same beside 2 busy processes it starts and stops
+harness bench --table results/bench/bench_all.json      # print the README's table from a bench JSON
 python tests/perf/bench_llm_usage.py          # LLM-usage estimator vs a per-sentence implementation
 python tests/perf/bench_interventions.py      # cached interchange interventions vs full forwards with hooks
 OMP_NUM_THREADS=1 python tests/perf/compare_backends.py --out results/bench/backends.json   # hf vs nnsight
@@ -43,6 +48,25 @@ are left-padded after it, the attention mask hides the padding and position ids 
 tokens, so outputs equal one-at-a-time generation (tested on Llama, GPT-2 and GPT-NeoX). The
 model adapter option `share_prefix=false` turns this off. Prefill also computes the LM head for
 the last position only.
+
+Every bench JSON records the command, CPU model, cores, torch / transformers / harness
+versions, the threads each part used and the load average before and after; `--load N` starts N
+busy processes for the duration and stops them on any exit (Ctrl-C included). `harness bench
+suite` gives the run an empty cache folder, as on a first run (only the converted embedded
+models are shared; `--warm-cache` reuses the user cache).
+
+**Threads.** torch's default is one thread per core, and its worker threads spin-wait for each
+other: beside other busy processes a descheduled worker stalls every parallel region (the
+default suite once took 23 min instead of 2 on a 2-core machine beside two busy processes).
+`harness run --threads N` (or the model argument `threads=N`) fixes the count; the default,
+`auto`, measures over 0.2 s how much of the usable cores other processes use (`/proc/stat`,
+this process's own CPU excluded) and takes the free ones (a core counts as busy from half its
+time), at least one, re-checked before each task and between a task's batches; numpy's BLAS pool
+gets the same limit through threadpoolctl. `harness bench threads` is the measurement behind
+it. A single busy-core reading can be wrong in either direction (in `bench_all.json` two threads
+were faster but `auto` saw a busy core and picked one), which is why it is re-read rather than
+fixed at start. The results file records per task the threads used (and any change during the
+task), its CPU seconds and the busy cores seen at its start.
 
 Every table below is generated from a JSON file committed under `results/bench/`; a number
 that has no such file is not shown.
@@ -119,6 +143,15 @@ def _node(title: str, value: Any, level: int) -> list[str]:
     return lines
 
 
+def _top_keys(path: Path) -> set[str]:
+    """The parts a bench JSON holds (``harness bench all`` writes scoring, generation, ... into one file)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(data) if isinstance(data, dict) else set()
+
+
 def render(bench: Path = BENCH) -> str:
     files = sorted(bench.glob("*.json")) if bench.is_dir() else []
     lines = [INTRO]
@@ -131,7 +164,7 @@ def render(bench: Path = BENCH) -> str:
             lines += [f"This file could not be read ({err}).", ""]
             continue
         lines += _node("", data, 3)
-    removed = [text for key, text in FORMERLY_QUOTED.items() if not any(key in f.stem for f in files)]
+    removed = [text for key, text in FORMERLY_QUOTED.items() if not any(key in f.stem or key in _top_keys(f) for f in files)]
     if removed:
         lines += ["## Removed figures", "",
                   "These figures were quoted by earlier versions of this documentation without a committed "

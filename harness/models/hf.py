@@ -76,7 +76,12 @@ class HFAdapter(Tokenization, ModelAdapter):
         share_prefix: bool = True,
         cached_rerun: bool = True,
         source: str = "",
+        threads: BatchSize | None = None,
     ):
+        if threads is not None:  # N or "auto": process-wide torch CPU threads (harness.threads)
+            from harness import threads as cpu_threads
+
+            cpu_threads.configure(threads)
         self.model = model.eval()
         self.model.requires_grad_(False)  # frozen: gradients flow only into trainable interventions
         self.tokenizer = tokenizer

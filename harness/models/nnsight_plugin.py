@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.hookspecs import hookimpl
-from harness.models.args import DType
+from harness.models.args import BatchSize, DType
 from harness.registry import ModelSpec
 
 __version__ = "0.1.0"
@@ -24,10 +24,15 @@ def harness_register_models() -> list[ModelSpec]:
 
 def make_nnsight_adapter(pretrained: str = "smollm2-135m", *, revision: str | None = None, device: str = "auto", dtype: DType = "auto",
                          device_map: str | None = None, trust_remote_code: bool = False, remote: bool = False, backend: Any = None,
-                         **adapter_args: Any) -> Any:
+                         threads: BatchSize | None = None, **adapter_args: Any) -> Any:
     """Build an :class:`~harness.models.nnsight_adapter.NNsightAdapter` from ``--model-args``: the
     loading arguments here, the adapter's own (``batch_size``, ``decoding``, ...) from its
-    signature. ``remote`` and ``backend`` are passed to every trace (NDIF: ``remote=true``)."""
+    signature. ``remote`` and ``backend`` are passed to every trace (NDIF: ``remote=true``);
+    ``threads`` (N or ``auto``) sets the process's CPU threads (:mod:`harness.threads`)."""
+    if threads is not None:
+        from harness import threads as cpu_threads
+
+        cpu_threads.configure(threads)
     try:
         from nnsight.modeling.transformers import TransformersModel
     except ImportError:

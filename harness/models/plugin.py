@@ -17,7 +17,7 @@ def harness_register_models() -> list[ModelSpec]:
         name="hf",
         implementation="harness.models.plugin:make_hf_adapter",
         description=("transformers causal LM: pretrained=<hub id | path | smollm2-135m | gemma3-270m>, gguf_file=, dtype=, device=, "
-                     "batch_size=, trust_remote_code=true|false, add_bos_token=true|false"),
+                     "batch_size=, threads=N|auto, trust_remote_code=true|false, add_bos_token=true|false"),
     )]
 
 

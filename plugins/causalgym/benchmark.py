@@ -19,6 +19,8 @@ Task arguments (task YAML ``args``):
 * ``layers``: ``all`` (sites 1..L, the output of every block; the paper's layer i is our
   site i+1) or a list of sites. ``das_layers`` (default: the same) restricts DAS, by far the
   most expensive method, to a subset of them on slow machines.
+* ``positions``: only these positions (span names, e.g. ``[name]``; default: every position
+  from the first one that differs between base and source).
 * ``control``: also run the control task and report selectivity (default true).
 * ``das_control``: with ``control``, also retrain DAS on the control labels (default true);
   false halves DAS's cost and leaves DAS without selectivity (the other methods keep theirs,
@@ -67,6 +69,7 @@ class CausalGymBenchmark(Benchmark):
         methods: Sequence[str] = ALL_METHODS,
         layers: str | Sequence[int] = "all",
         das_layers: str | Sequence[int] = "all",
+        positions: Sequence[str] | None = None,
         control: bool = True,
         das_control: bool = True,
         das: dict[str, Any] | None = None,
@@ -92,6 +95,9 @@ class CausalGymBenchmark(Benchmark):
         if das_layers != "all" and (isinstance(das_layers, str) or not all(isinstance(x, int) for x in das_layers)):
             raise ValueError(f"das_layers must be 'all' or a list of site numbers, got {das_layers!r}")
         self.layers, self.das_layers = layers, das_layers
+        if positions is not None and (isinstance(positions, str) or not all(isinstance(x, str) for x in positions) or not positions):
+            raise ValueError(f"positions must be a non-empty list of position names, got {positions!r}")
+        self.positions = list(positions) if positions is not None else None
         self.das, self.control, self.probe_C, self.bos = DASOptions.from_args(das), bool(control), float(probe_C), bos
         self.das_control = bool(das_control)
         self._templates: dict[str, Any] | None = None
@@ -167,6 +173,11 @@ class CausalGymBenchmark(Benchmark):
             start = label_span_start(train + evals, template)
             spans = list(range(start, len(evals[0].base)))
             names = dict(zip(spans, span_names(template, spans)))
+            if self.positions is not None:
+                missing = [p for p in self.positions if p not in names.values()]
+                if missing:
+                    raise ValueError(f"task {task!r}: positions {missing} not found (known: {', '.join(names.values())})")
+                spans = [s for s in spans if names[s] in self.positions]
             for site in sites:
                 for span in spans:
                     for method in self.methods:
@@ -221,6 +232,8 @@ class CausalGymBenchmark(Benchmark):
                 per_task = [v[method] for v in summary["by_task"].values() if method in v]
                 if per_task:
                     metrics[f"{key}_{method}"], stderr[f"{key}_{method}"] = mean_and_stderr(per_task)
+        if len({c["task"] for c in cells}) == 1:  # one task: the standard error over its eval pairs instead
+            stderr.update(pair_stderr(results, self.methods))
         accuracy: dict[str, float] = {}
         for cell in cells:
             accuracy[cell["task"]] = cell["task_accuracy"]
@@ -274,6 +287,32 @@ def featurizer_names(ctx: TaskContext) -> set[str]:
     from harness.interventions.featurizers import core_registry
 
     return set(core_registry().featurizers)
+
+
+def pair_stderr(results: Sequence[SampleResult], methods: Sequence[str]) -> dict[str, float]:
+    """Standard error of ``logodds_<method>`` over eval pairs: each pair's effect averaged over the
+    cells the summary picks (the best position at each site), for a run with one task."""
+    import statistics
+
+    best: dict[tuple[str, int], SampleResult] = {}
+    for r in results:
+        v = r.values
+        if v.get("logodds") is None or not r.log.get("pairs"):
+            continue
+        key = (v["method"], int(v["site"]))
+        if key not in best or v["logodds"] > best[key].values["logodds"]:
+            best[key] = r
+    out = {}
+    for method in methods:
+        chosen = [r for (m, _), r in best.items() if m == method]
+        per_pair: dict[int, list[float]] = {}
+        for r in chosen:
+            for rec in r.log["pairs"]:
+                per_pair.setdefault(int(rec["pair"]), []).append(float(rec["effect"]))
+        means = [sum(v) / len(v) for v in per_pair.values() if len(v) == len(chosen)]
+        if len(means) >= 2:
+            out[f"logodds_{method}"] = statistics.stdev(means) / len(means) ** 0.5
+    return out
 
 
 def _resolve_path(name: str) -> Path:

@@ -252,9 +252,11 @@ class RavelBenchmark(Benchmark):
             metrics.update({f"{method}/{k}": v for k, v in overall[method].items()})
         if missing_cells:
             ctx.logger.warning("ravel: averages left out missing cells (NaN): %s", missing_cells)
+        stderr = {f"{method}/{m}": se for method in grid for m, se in _method_stderr(results, method).items()}
         primary = self.primary_method if self.primary_method in overall else next(iter(overall), None)
         if primary is not None:
             metrics.update({m: overall[primary][m] for m in METRICS})
+            stderr.update({m: stderr[f"{primary}/{m}"] for m in METRICS if f"{primary}/{m}" in stderr})
         details = {
             "methods": overall,  # method -> {cause, isolate, disentangle, <split>/<metric>}
             "primary": primary,
@@ -269,7 +271,35 @@ class RavelBenchmark(Benchmark):
             "empty": {t: sorted(f"{a}/{s}" for a in i.attributes for s in self.eval_splits if not i.counts().get(s, {}).get(a))
                       for t, i in self._instances.items()},  # (attribute, split) without examples
         }
-        return TaskResult(metrics=metrics, n_samples=len(results), details=details)
+        return TaskResult(metrics=metrics, stderr=stderr, n_samples=len(results), details=details)
+
+
+def _method_stderr(results: Sequence[SampleResult], method: str) -> dict[str, float]:
+    """Approximate standard errors of a method's Cause / Isolate / Disentangle (first rule, mean
+    over splits): each split's rate as a binomial fraction of its n examples, the errors of the
+    independent parts combined through the same means as the metrics (splits, targets, types)."""
+    by_type: dict[str, list[dict[str, float]]] = {}
+    for r in results:
+        entity_type, _, m = r.sample_id.split("/")
+        cells = r.log.get("per_split") if m == method else None
+        if not cells:
+            continue
+        var: dict[str, list[float]] = {"cause": [], "isolate": []}
+        for cell in cells.values():
+            for key, n in (("cause", cell.get("n_cause", 0)), ("isolate", cell.get("n_isolate", 0))):
+                p = cell.get(key)
+                if _present(p) and n:
+                    q = (p * n + 1) / (n + 2)  # add-one (Agresti-Coull style): no zero error at rates of 0 or 1
+                    var[key].append(q * (1 - q) / (n + 2))
+        if not var["cause"] or not var["isolate"]:
+            continue
+        v = {k: sum(x) / len(x) ** 2 for k, x in var.items()}  # variance of the mean over splits
+        v["disentangle"] = (v["cause"] + v["isolate"]) / 4
+        by_type.setdefault(entity_type, []).append(v)
+    if not by_type:
+        return {}
+    type_vars = [{k: sum(c[k] for c in cells) / len(cells) ** 2 for k in cells[0]} for cells in by_type.values()]
+    return {k: math.sqrt(sum(t[k] for t in type_vars) / len(type_vars) ** 2) for k in type_vars[0]}
 
 
 def _saebench(cells: dict[str, dict], pair: Sequence[str], prefix: str, splits: Sequence[str]) -> float:

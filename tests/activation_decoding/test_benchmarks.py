@@ -73,7 +73,7 @@ def test_registrations_and_task_files():
     assert not index.errors
     benches = {s.name: s.load() for s in plugin.harness_register_benchmarks()}
     defaults = [t for t in index.tasks.values() if "default" in t.tags]
-    assert len(defaults) == 2
+    assert len(defaults) == 1  # one default task per plugin (the default suite must stay about a minute)
     for task in index.tasks.values():
         instantiate(task, benches[task.benchmark])  # every shipped task's arguments are valid
 

@@ -157,3 +157,37 @@ def test_das_control_off_skips_only_das_retraining(adapter):
         assert das["logodds"] is not None and math.isfinite(das["logodds"])
     for mean in by_key["mean"]:
         assert mean["selectivity"] == pytest.approx(mean["logodds"] - mean["control_logodds"], abs=1e-9)
+
+
+def test_positions_restrict_the_cells_and_unknown_names_are_refused(adapter):
+    bench = CausalGymBenchmark(tasks=["agr_pronoun"], n_train=4, n_eval=4, methods=["mean"], layers=[1, 2], positions=["name"])
+    samples = bench.samples(adapter, TaskContext(task="t", seed=0))
+    assert {s.doc["position"] for s in samples} == {"name"} and len(samples) == 2
+    with pytest.raises(ValueError, match=r"positions \['nom'\] not found \(known: name"):
+        CausalGymBenchmark(tasks=["agr_pronoun"], n_train=4, n_eval=4, positions=["nom"]).samples(adapter, TaskContext(task="t", seed=0))
+    with pytest.raises(ValueError, match="positions must be a non-empty list"):
+        CausalGymBenchmark(positions="name")
+
+
+def test_one_task_gets_a_standard_error_over_eval_pairs():
+    """Per pair: its effect averaged over the cells the summary picks (best position per site)."""
+    from harness.benchmark import SampleResult
+
+    bench = CausalGymBenchmark(tasks=["t"], methods=["das", "random"], layers=[1, 2])
+
+    def cell(method, site, span, effects):
+        values = {"task": "t", "method": method, "site": site, "span": span, "logodds": sum(effects) / len(effects),
+                  "iia": 0.5, "selectivity": None, "task_accuracy": 1.0}
+        pairs = [{"pair": i, "effect": e} for i, e in enumerate(effects)]
+        return SampleResult(f"t/{method}/site{site}/span{span}", values, {"pairs": pairs})
+
+    results = [cell("das", 1, 1, [1.0, 2.0, 3.0]), cell("das", 1, 2, [0.0, 0.0, 0.1]),  # span 1 is picked at site 1
+               cell("das", 2, 1, [3.0, 2.0, 4.0]),
+               cell("random", 1, 1, [0.0, 0.1, -0.1]), cell("random", 2, 1, [0.1, 0.0, 0.0])]
+    out = bench.aggregate(results, TaskContext(task="t", seed=0))
+    per_pair = [(1 + 3) / 2, (2 + 2) / 2, (3 + 4) / 2]
+    mean = sum(per_pair) / 3
+    se = math.sqrt(sum((x - mean) ** 2 for x in per_pair) / 2 / 3)
+    assert out.metrics["logodds_das"] == pytest.approx(mean) and out.stderr["logodds_das"] == pytest.approx(se)
+    rand = [0.05, 0.05, -0.05]
+    assert out.stderr["logodds_random"] == pytest.approx(math.sqrt(sum((x - sum(rand) / 3) ** 2 for x in rand) / 2 / 3))

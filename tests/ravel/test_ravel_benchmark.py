@@ -173,3 +173,24 @@ def test_shipped_task_files_instantiate(tmp_path, monkeypatch):
     monkeypatch.delenv("RAVEL_DATA")
     with pytest.raises(Exception, match="RAVEL_DATA"):
         instantiate(parse_file(folder / "ravel_official_city.yaml"), RavelBenchmark)
+
+
+def test_method_standard_errors_combine_the_splits_binomial_errors():
+    from harness.benchmark import SampleResult
+    from harness_plugins.ravel.benchmark import _method_stderr
+
+    def var(p, n):
+        q = (p * n + 1) / (n + 2)
+        return q * (1 - q) / (n + 2)
+
+    per_split = {"entity_test": {"cause": 0.0, "n_cause": 8, "isolate": 0.5, "n_isolate": 24},
+                 "context_test": {"cause": 1.0, "n_cause": 8, "isolate": 0.75, "n_isolate": 16}}
+    results = [SampleResult("city/Country/mdas", {}, {"per_split": per_split}),
+               SampleResult("city/Country/pca", {}, {"per_split": {}})]
+    se = _method_stderr(results, "mdas")
+    v_cause = (var(0.0, 8) + var(1.0, 8)) / 4
+    v_iso = (var(0.5, 24) + var(0.75, 16)) / 4
+    assert se["cause"] == pytest.approx(math.sqrt(v_cause)) and se["cause"] > 0  # rates of 0 and 1 still have an error
+    assert se["isolate"] == pytest.approx(math.sqrt(v_iso))
+    assert se["disentangle"] == pytest.approx(math.sqrt((v_cause + v_iso) / 4))
+    assert _method_stderr(results, "pca") == {}
