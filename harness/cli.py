@@ -67,9 +67,9 @@ def _global_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, p
     parser.add_argument("--include-path", action="append", dest=f"{prefix}include_path", type=Path, metavar="DIR",
                         help="more task YAML folders", **kw)
     parser.add_argument("--verbosity", dest=f"{prefix}verbosity", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        **({"default": argparse.SUPPRESS} if prefix else {"default": "WARNING"}))
+                        default=argparse.SUPPRESS if prefix else "WARNING")
     parser.add_argument("-v", "--verbose", dest=f"{prefix}verbose", action="count", help="more log lines (-v INFO, -vv DEBUG)",
-                        **({"default": argparse.SUPPRESS} if prefix else {"default": 0}))
+                        default=argparse.SUPPRESS if prefix else 0)
 
 
 def _accept_global_options(sub: argparse._SubParsersAction, seen: set[int] | None = None) -> None:
@@ -168,8 +168,8 @@ def cmd_run(args: argparse.Namespace, pm: PluginManager) -> int:
         ids = ", ".join(list(doc["tasks"][task]["failed_samples"])[:5])
         _note(f"harness: task {task}: {n} sample(s) failed ({ids}{', ...' if n > 5 else ''}); their errors are in "
               f"the results file{' and the sample log' if cfg.log_samples or cfg.resume else ''}; --resume retries them")
-    for task, err in doc["errors"].items():
-        _note(f"harness: task {task} failed: {err}")
+    for task, message in doc["errors"].items():
+        _note(f"harness: task {task} failed: {message}")
     if doc["errors"] and not failed and set(doc["errors"]) <= set(doc.get("input_errors", ())):
         return 2  # only bad input: the data files named above
     return 1 if doc["errors"] or failed else 0
@@ -202,12 +202,12 @@ def _fmt(value: Any) -> str:
 def cmd_list(args: argparse.Namespace, pm: PluginManager) -> int:
     index = _index(pm, args.include_path)
     benchmarks = pm.registry().benchmarks
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, tc in sorted(index.tasks.items()):
         spec = benchmarks.get(tc.benchmark)
         rows.append({"task": name, "benchmark": tc.benchmark, "plugin": spec.plugin if spec else None,
                      "description": tc.description, "tags": tc.tags, "path": str(tc.path)})
-    suites = [{"suite": s.name, "tasks": s.tasks, "description": s.description} for s in index.suites.values()]
+    suites: list[dict[str, Any]] = [{"suite": s.name, "tasks": s.tasks, "description": s.description} for s in index.suites.values()]
     if args.json:
         print(json.dumps({"tasks": rows, "suites": suites, "errors": index.errors}, indent=2))
     else:

@@ -41,7 +41,7 @@ def adapter_config(adapter: Any) -> dict[str, Any] | None:
             out[key] = getattr(adapter, key)
     decoding = getattr(adapter, "decoding", None)
     out["decoding"] = str(decoding) if decoding else None
-    if getattr(decoding, "typed", False):
+    if decoding is not None and getattr(decoding, "typed", False):
         out["decoding_params"] = decoding.effective  # with the decoder's defaults filled in
     sizer = getattr(adapter, "sizer", None)
     if sizer is not None:

@@ -48,6 +48,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 # --- Registration: called once per process, when the plugin manager builds its Registry ----
+# pluggy never calls a spec's body; ``return []`` states what a plugin without the hook adds.
 
 
 @hookspec
@@ -56,12 +57,14 @@ def harness_register_benchmarks() -> list[BenchmarkSpec]:
 
     Returns the benchmarks this plugin provides, each with its metrics' display names and
     direction; task YAML files name one with ``benchmark: NAME``."""
+    return []
 
 
 @hookspec
 def harness_register_models() -> list[ModelSpec]:
     """Called when the registry is built. Returns the model adapters this plugin provides
     (``--model NAME``); an adapter is built only when a run needs it."""
+    return []
 
 
 @hookspec
@@ -69,6 +72,7 @@ def harness_register_decoders() -> list[DecoderSpec]:
     """Called when the registry is built. Returns decoding strategies usable as
     ``decoding=NAME,k=v`` by any generation request; the runner hands the registry's decoders
     to the adapter it loads (:meth:`harness.models.base.ModelAdapter.use_decoders`)."""
+    return []
 
 
 @hookspec
@@ -76,6 +80,7 @@ def harness_register_featurizers() -> list[FeaturizerSpec]:
     """Called when the registry is built. Returns featurizers (estimators of the direction an
     interchange intervention swaps) that benchmarks look up by name through
     ``ctx.registry`` (:func:`harness.interventions.featurizers.make_featurizer`)."""
+    return []
 
 
 @hookspec
@@ -83,12 +88,14 @@ def harness_leaderboard_plots() -> list[PlotSpec]:
     """Called when a leaderboard is built with plots. Returns plot kinds; each draws one figure
     from the leaderboard entries of the benchmarks it names (by default, every benchmark its
     plugin registers). Plot code imports matplotlib itself, when it draws."""
+    return []
 
 
 @hookspec
 def harness_task_paths() -> list[Path]:
     """Called when tasks are indexed. Returns folders of task YAML files this plugin ships
     (searched like ``--include-path``, built-in folders first)."""
+    return []
 
 
 @hookspec

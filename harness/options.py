@@ -208,7 +208,7 @@ def _params(source: Any) -> tuple[list[Option], bool]:
                        f.default_factory() if f.default_factory is not dataclasses.MISSING else REQUIRED)
                 for f in dataclasses.fields(source) if f.init]
         return opts, False
-    fn = source.__init__ if isinstance(source, type) else source
+    fn = source.__init__ if inspect.isclass(source) else source
     namespace = getattr(inspect.unwrap(fn), "__globals__", {})
     opts, is_open = [], False
     for p in inspect.signature(fn).parameters.values():
@@ -224,7 +224,8 @@ def _params(source: Any) -> tuple[list[Option], bool]:
 def options_of(*sources: Any, skip: Iterable[str] = ()) -> Options:
     """The keyword options of ``sources`` (callables, classes or dataclasses) together; a name in
     several takes the first one's type and default. Open only if every source takes ``**kwargs``."""
-    skipped, fields, opens = set(skip), {}, []
+    skipped, opens = set(skip), []
+    fields: dict[str, Option] = {}
     for source in sources:
         opts, is_open = _params(source)
         opens.append(is_open)

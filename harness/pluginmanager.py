@@ -88,7 +88,7 @@ class PluginManager:
                 version = dist.version if dist is not None else ""
                 origin = f"entry point ({dist.name} {version})" if dist is not None else "entry point"
                 missing = missing_for_extra(dist, ep.name) if dist is not None else []
-                if missing:
+                if missing and dist is not None:
                     self.infos[ep.name] = PluginInfo(
                         name=ep.name, module=ep.value, origin=origin, version=version, status="unavailable",
                         error=f"needs {', '.join(missing)}; install with: {install_command(dist.name, ep.name)}")
@@ -200,7 +200,8 @@ class PluginManager:
         impls = sorted(self.pm.hook.harness_task_paths.get_hookimpls(), key=lambda i: (not self._builtin(i.plugin_name), i.plugin_name))
         for impl in impls:
             try:
-                paths.extend(Path(p) for p in (impl.function() or []))
+                found: Any = impl.function()  # a plugin's answer: iterated here, a failure is the plugin's
+                paths.extend(Path(p) for p in (found or []))
             except Exception as err:  # noqa: BLE001
                 self._fail(impl.plugin_name, err)
         return paths

@@ -115,7 +115,7 @@ class PlotSpec:
         return resolve(self.implementation)
 
 
-def check_spec(spec: Any, expected: type, plugin: str) -> Any:
+def check_spec(spec: Any, expected: type[Any], plugin: str) -> Any:
     """Validate one registration; raise :class:`RegistrationError` naming the plugin."""
     if not isinstance(spec, expected):
         raise RegistrationError(

@@ -326,15 +326,16 @@ def _saved(doc: dict[str, Any], results_path: Path | None, state: dict[str, Any]
 def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, pm: PluginManager, out_dir: Path | None,
               state: dict[str, Any]) -> tuple[TaskResult | None, dict]:
     name, bench = p.config.name, p.benchmark
+    assert bench is not None, p.error  # only a task whose benchmark was built is run
     cache_dir = None
     if adapter is not None:
         from harness.models.embedded import cache_root
 
         cache_dir = cache_root() / "instances" / run_info.fingerprint[:16]
     if bench.needs_model:
-        from harness.whitebox.capabilities import check
+        from harness.whitebox.capabilities import check as check_requires
 
-        check(name, bench.requires, adapter)  # before any data is loaded
+        check_requires(name, bench.requires, adapter)  # before any data is loaded
     ctx = TaskContext(task=name, seed=cfg.seed, limit=cfg.limit, cache_dir=cache_dir, registry=pm.registry())
     from harness import threads
 
@@ -354,9 +355,10 @@ def _run_task(p: PlannedTask, cfg: RunConfig, adapter: Any, run_info: RunInfo, p
                        "seed": cfg.seed, "model": run_info.fingerprint})
     dist = current_dist()
     by_id = {s.id: s for s in samples}
-    sample_log, done, check = None, {}, ReuseCheck()
+    done: dict[str, dict[str, Any]] = {}
+    sample_log, check = None, ReuseCheck()
     if out_dir is not None and (cfg.log_samples or cfg.resume) and dist.main:
-        meta = {"task": name, "key": key, "benchmark": p.config.benchmark, "args": p.config.args,
+        meta: dict[str, Any] = {"task": name, "key": key, "benchmark": p.config.benchmark, "args": p.config.args,
                 "limit": cfg.limit, "seed": cfg.seed, "model_fingerprint": run_info.fingerprint}
         sample_log = SampleLog(out_dir / f"samples_{slug(name)}_{key[:12]}.jsonl", meta, resume=cfg.resume, tag=run_info.run_id[:6])
         done, check = reusable(sample_log.done, by_id, key)

@@ -88,7 +88,7 @@ def parse_file(path: Path) -> TaskConfig | SuiteConfig:
         ctx, cmark = getattr(err, "context", None), getattr(err, "context_mark", None)
         started = f" ({ctx} at {path}:{cmark.line + 1}:{cmark.column + 1})" if ctx and cmark else ""
         raise TaskConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}{started}") from err
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or node is None:
         raise TaskConfigError(f"{path}:1: expected a mapping with 'task' and 'benchmark' (or 'suite' and 'tasks'), got {type(data).__name__}")
     lines = _key_lines(node)
     for key in ("task", "suite", "description"):
@@ -193,10 +193,10 @@ class TaskIndex:
                 continue
             if cfg.name in here:
                 line = cfg.lines.get("task", 1) if isinstance(cfg, TaskConfig) else 1
-                err = (f"{path}:{line}: {_what(cfg)} name {cfg.name!r} is also defined in {here[cfg.name].path}; "
-                       f"rename one (neither is used)")
-                self.errors.append(err)
-                self.broken[cfg.name] = err
+                clash = (f"{path}:{line}: {_what(cfg)} name {cfg.name!r} is also defined in {here[cfg.name].path}; "
+                         f"rename one (neither is used)")
+                self.errors.append(clash)
+                self.broken[cfg.name] = clash
                 twice.add(cfg.name)
                 continue
             here[cfg.name] = cfg
@@ -208,7 +208,10 @@ class TaskIndex:
             earlier = self.tasks.pop(name, None) or self.suites.pop(name, None)
             if earlier is not None:
                 self.notes.append(f"{cfg.path}: {_what(cfg)} {name!r} overrides the one in {earlier.path}")
-            (self.suites if isinstance(cfg, SuiteConfig) else self.tasks)[name] = cfg
+            if isinstance(cfg, SuiteConfig):
+                self.suites[name] = cfg
+            else:
+                self.tasks[name] = cfg
 
     def tags(self) -> dict[str, list[str]]:
         """Tag -> task names; a tag works like a suite (``default`` is the default suite)."""
@@ -250,7 +253,7 @@ class TaskIndex:
         return out
 
 
-def instantiate(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] | None = None) -> Any:
+def instantiate(cfg: TaskConfig, benchmark_cls: type[Any], overrides: dict[str, Any] | None = None) -> Any:
     """Build the benchmark from the task's args; unknown/missing args name the YAML line."""
     from harness.taskenv import expand_args
 
@@ -261,7 +264,7 @@ def instantiate(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] 
         raise TaskConfigError(f"{cfg.where('args')}: task {cfg.name!r}: invalid arguments for benchmark {cfg.benchmark!r}: {err}") from err
 
 
-def check_args(cfg: TaskConfig, benchmark_cls: type, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_args(cfg: TaskConfig, benchmark_cls: type[Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The task's args checked against the benchmark's ``__init__`` signature, without building it."""
     args = {**cfg.args, **(overrides or {})}
     sig = inspect.signature(benchmark_cls.__init__)

@@ -16,12 +16,17 @@ to sign, which a subspace swap ignores. Featurizers are looked up by name in a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.interventions.functions import Subspace, orthonormal_rows
 from harness.registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from typing_extensions import Self
+
+    from harness.interventions.training import TrainLog
 
 
 class Featurizer:
@@ -30,7 +35,7 @@ class Featurizer:
     name = "featurizer"
     components_: np.ndarray
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> Featurizer:
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> Self:
         raise NotImplementedError
 
     def transform(self, X: Any) -> np.ndarray:
@@ -41,7 +46,7 @@ class Featurizer:
 
         return Subspace(torch.as_tensor(self.components_, dtype=torch.float32))
 
-    def _set(self, directions: np.ndarray) -> Featurizer:
+    def _set(self, directions: np.ndarray) -> Self:
         import torch
 
         rows = orthonormal_rows(torch.as_tensor(np.atleast_2d(directions), dtype=torch.float32))
@@ -68,7 +73,7 @@ class MeanDifference(Featurizer):
 
     name = "mean"
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> MeanDifference:
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> Self:
         X, y = _array(X), _labels(y)
         return self._set(X[y == 1].mean(0) - X[y == 0].mean(0))
 
@@ -81,7 +86,7 @@ class PCAFeaturizer(Featurizer):
     def __init__(self, rank: int = 1):
         self.rank = rank
 
-    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> PCAFeaturizer:
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Self:
         from sklearn.decomposition import PCA
 
         return self._set(PCA(n_components=self.rank).fit(_array(X)).components_)
@@ -95,7 +100,7 @@ class KMeansFeaturizer(Featurizer):
     def __init__(self, seed: int = 0, n_init: int = 10):
         self.seed, self.n_init = seed, n_init
 
-    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> KMeansFeaturizer:
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Self:
         from sklearn.cluster import KMeans
 
         km = KMeans(n_clusters=2, n_init=self.n_init, random_state=self.seed).fit(_array(X))
@@ -112,7 +117,7 @@ class LDAFeaturizer(Featurizer):
 
     name = "lda"
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> LDAFeaturizer:
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> Self:
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
         X, y = _array(X), _labels(y)
@@ -131,7 +136,7 @@ class ProbeFeaturizer(Featurizer):
     def __init__(self, C: float = 1.0, max_iter: int = 1000):
         self.C, self.max_iter = C, max_iter
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> ProbeFeaturizer:
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> Self:
         from sklearn.linear_model import LogisticRegression
 
         clf = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(_array(X), _labels(y))
@@ -146,7 +151,7 @@ class RandomFeaturizer(Featurizer):
     def __init__(self, seed: int = 0, rank: int = 1):
         self.seed, self.rank = seed, rank
 
-    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> RandomFeaturizer:
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Self:
         d = _array(X).shape[1]
         return self._set(np.random.default_rng(self.seed).standard_normal((self.rank, d)))
 
@@ -163,9 +168,9 @@ class DASFeaturizer(Featurizer):
 
     def __init__(self, rank: int = 1, seed: int = 0, **train_kwargs: Any):
         self.rank, self.seed, self.train_kwargs = rank, seed, train_kwargs
-        self.log_ = None
+        self.log_: TrainLog | None = None
 
-    def fit(self, X: Any, y: Any = None, problem: Any = None, **fit_params: Any) -> DASFeaturizer:
+    def fit(self, X: Any, y: Any = None, problem: Any = None, **fit_params: Any) -> Self:
         if problem is None:
             raise ValueError("DASFeaturizer.fit needs problem= (an interchange problem with targets) to train through the model")
         from harness.interventions.functions import RotatedSubspace

@@ -141,9 +141,7 @@ def read_results_file(path: Path, root: Path, problems: list[Problem]) -> RunFil
         raise ResultsFormatError("field 'results': expected an object {task: {metric: number}}")
 
     created, created_text = _created(doc.get("created"), path)
-    tasks = doc.get("tasks") if isinstance(doc.get("tasks"), dict) else {}
-    details = doc.get("details") if isinstance(doc.get("details"), dict) else {}
-    stderr_doc = doc.get("stderr") if isinstance(doc.get("stderr"), dict) else {}
+    tasks, details, stderr_doc = _object(doc, "tasks"), _object(doc, "details"), _object(doc, "stderr")
     return RunFile(
         path=path,
         relpath=path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path),
@@ -159,6 +157,12 @@ def read_results_file(path: Path, root: Path, problems: list[Problem]) -> RunFil
         errors={str(t): str(e) for t, e in doc["errors"].items()} if isinstance(doc.get("errors"), dict) else {},
         limit=_limit(doc.get("config")),
     )
+
+
+def _object(doc: dict[str, Any], key: str) -> dict[Any, Any]:
+    """``doc[key]`` when it is a JSON object, else an empty one (an optional section)."""
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _limit(config: Any) -> int | None:

@@ -52,9 +52,9 @@ def run(args: argparse.Namespace, pm: Any) -> int:
     from harness.leaderboard.formats import plural
 
     out = args.out if args.out is not None else args.results_dir / "leaderboard"
-    problem = _unusable_out(out)
-    if problem:
-        print(f"harness leaderboard: error: --out {out}: {problem}", file=sys.stderr)
+    unusable = _unusable_out(out)
+    if unusable:
+        print(f"harness leaderboard: error: --out {out}: {unusable}", file=sys.stderr)
         return 2
     try:
         board = build(args.results_dir, out, all_runs=args.all_runs, plugins=args.plugin, with_plots=not args.no_plots, manager=pm,

@@ -100,8 +100,8 @@ class BenchmarkTable:
 
     def best(self, column: Column) -> float | None:
         """The best value in ``column`` (``None`` when the direction is unknown or < 2 values)."""
-        values = [r.cells[column.key].value for r in self.rows if column.key in r.cells]
-        values = [v for v in values if v is not None]
+        cells = [r.cells[column.key].value for r in self.rows if column.key in r.cells]
+        values = [v for v in cells if v is not None]
         if column.metric.higher_is_better is None or len(values) < 2:
             return None
         return max(values) if column.metric.higher_is_better else min(values)
@@ -122,13 +122,13 @@ def metric_infos(benchmark: str, entries: list[Entry], registered: dict[str, Any
             own = declared.get(name) if isinstance(declared, dict) else None
             if isinstance(own, dict):  # the results file's own record of the registration
                 hib = own.get("higher_is_better")
-                label = own.get("display_name")
+                label, description = own.get("display_name"), own.get("description")
                 infos[name] = MetricInfo(
                     name,
                     label if isinstance(label, str) and label else name,
                     hib if isinstance(hib, bool) else None,
                     "results file",
-                    own.get("description") if isinstance(own.get("description"), str) else "",
+                    description if isinstance(description, str) else "",
                 )
     for name, info in list(infos.items()):
         base = name.rpartition("/")[2]

@@ -78,7 +78,7 @@ def bind_model_args(adapter: str, factory: Callable[..., Any], args: Mapping[str
             unknown.append(name)
     if unknown:
         accepted = sorted(set(opts.fields) | set(dec_opts.fields if dec_opts else ()))
-        of = owner + (f" or decoding {spec.name!r}" if dec_opts else "")
+        of = owner + (f" or decoding {spec.name!r}" if spec is not None and dec_opts else "")
         hints = "".join(suggestion(n, accepted) for n in unknown)
         raise ModelArgError(f"{WHAT}: unknown model argument(s) {unknown} for {of}{hints}; accepted: {', '.join(accepted)}")
     try:

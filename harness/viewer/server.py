@@ -26,7 +26,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 
 
 def static_file(name: str) -> bytes:
-    return resources.files("harness.viewer").joinpath("static", name).read_bytes()
+    return (resources.files("harness.viewer") / "static" / name).read_bytes()
 
 
 class ViewerServer(ThreadingHTTPServer):
