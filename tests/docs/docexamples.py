@@ -59,7 +59,8 @@ def section_block(path: Path, heading: str, lang: str = "bash", index: int = 0) 
 
 def with_limit_one(command: str) -> str:
     """A ``harness ... run`` command line with ``--limit 1`` (replacing any other limit)."""
-    if not re.search(r"\bharness\b.*\brun\b", command):
+    code = command.split("#", 1)[0]  # the comment may say "run" too
+    if not re.search(r"\bharness\b(\s+(--?[\w-]+(\s+[^-\s]\S*)?))*\s+run\b", code):
         return command
     if re.search(r"--limit[ =]\d+", command):
         return re.sub(r"--limit[ =]\d+", "--limit 1", command)
