@@ -19,6 +19,8 @@ from tqdm.auto import tqdm
 
 from harness.models.base import LoglikelihoodRequest, LoglikelihoodResult, RollingRequest
 from harness.models.batching import run_batched
+from harness.models.prefixes import prefix_rows, reuses_prefixes, store_shared_prefix
+from harness.models.tokenization import left_padded
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.hf import HFAdapter
@@ -117,20 +119,21 @@ def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[Loglikeliho
         return _score_states(adapter, picked, [it.cont for it in items])
 
 
-def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[LoglikelihoodResult]]:
-    """Run each group's context once, then all its continuations from the cached state."""
+def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group], reuse: bool = False) -> list[list[LoglikelihoodResult]]:
+    """Run each group's context once (after its longest prefix in the adapter's prefix store,
+    e.g. the task's few-shot primer, when ``reuse``), then all its continuations from the cached
+    state."""
     dev, pad = adapter.device, adapter.tokenizer.pad_token_id
     ctx_lens = [len(g.ctx) for g in groups]
-    width = max(ctx_lens)
-    ids = torch.full((len(groups), width), pad, dtype=torch.long)
-    ctx_mask = torch.zeros_like(ids)
-    for i, g in enumerate(groups):
-        ids[i, : len(g.ctx)] = torch.tensor(g.ctx)
-        ctx_mask[i, : len(g.ctx)] = 1
-    ids, ctx_mask = ids.to(dev), ctx_mask.to(dev)
+    cache, prefix_mask, reused = None, torch.ones((len(groups), 0), dtype=torch.long, device=dev), [0] * len(groups)
+    if reuse:
+        cache, prefix_mask, reused = prefix_rows(adapter, [g.ctx for g in groups])
+    ids, suffix_mask = left_padded([g.ctx[n:] for g, n in zip(groups, reused)], pad)
+    ids, ctx_mask = ids.to(dev), torch.cat([prefix_mask, suffix_mask.to(dev)], dim=1)
+    positions = (ctx_mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
     with torch.no_grad():
-        out = _base(adapter, input_ids=ids, attention_mask=ctx_mask, use_cache=True)
-    last_states = out.last_hidden_state[torch.arange(len(groups), device=dev), torch.tensor(ctx_lens, device=dev) - 1]
+        out = _base(adapter, input_ids=ids, attention_mask=ctx_mask, position_ids=positions, past_key_values=cache, use_cache=True)
+    last_states = out.last_hidden_state[:, -1]
     cache = out.past_key_values
 
     flat = [(gi, it) for gi, g in enumerate(groups) for it in g.items]
@@ -175,7 +178,8 @@ def loglikelihood(
     adapter: HFAdapter, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False,
     plain: Callable[[Any, Sequence[_Item]], list[LoglikelihoodResult]] | None = None,
 ) -> list[LoglikelihoodResult]:
-    """lm-eval's log-likelihoods. ``plain`` scores whole sequences (default: the transformers
+    """lm-eval's log-likelihoods. Contexts with several continuations run once, after their
+    longest stored prefix (the primer every context of the call shares is stored first). ``plain`` scores whole sequences (default: the transformers
     path with the LM head only where scored); other backends pass :func:`plain_batch_via_forward`
     and ``share_context=False``."""
     plain_fn = plain or _plain_batch
@@ -196,7 +200,10 @@ def loglikelihood(
     results: list[LoglikelihoodResult | None] = [None] * len(items)
     bar = tqdm(total=len(items), desc="loglikelihood", disable=not progress, leave=False)
     n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations are the rows
-    shared_res = run_batched(shared, adapter.sizer, lambda b: _shared_batch(adapter, b), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
+    reuse = bool(shared) and reuses_prefixes(adapter, [g.ctx for g in shared], max(len(it.cont) for g in shared for it in g.items))
+    if reuse:
+        store_shared_prefix(adapter, [g.ctx for g in shared])  # the few-shot primer, once for the whole call
+    shared_res = run_batched(shared, adapter.sizer, lambda b: _shared_batch(adapter, b, reuse), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
     for g, res in zip(shared, shared_res):
         for it, r in zip(g.items, res):
             results[it.index] = r
