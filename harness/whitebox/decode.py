@@ -18,6 +18,7 @@ import torch
 
 from harness.models.base import GenerationRequest, GenerationResult
 from harness.whitebox.hooks import site_hooks
+from harness.whitebox.kv_buffer import reserve
 from harness.whitebox.layout import Layout, Site
 
 
@@ -148,10 +149,11 @@ def decode(
     """Generate up to ``max_new_tokens`` per row from ``prefilled`` with the backend's
     ``step_fn`` (:func:`hf_step` for transformers); ``score`` (a decoding rule) turns each step's
     logits and the states at ``sites`` into scores; ``on_step`` sees each step's logits (B, V)
-    and picked tokens (B,) (e.g. to keep the distributions)."""
+    and picked tokens (B,) (e.g. to keep the distributions). The cache is preallocated for
+    ``max_new_tokens`` more columns (:func:`~harness.whitebox.kv_buffer.reserve`)."""
     from harness.progress import activity
 
-    cache, mask, logits, states = prefilled.cache, prefilled.mask, prefilled.logits, prefilled.states
+    cache, mask, logits, states = reserve(prefilled.cache, max_new_tokens), prefilled.mask, prefilled.logits, prefilled.states
     for step in range(max_new_tokens):
         activity(f"generating: token {step + 1}/{max_new_tokens}, {mask.shape[0]} rows")
         scores = score(logits, states, step) if score is not None else logits
