@@ -105,8 +105,12 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
     reqs = [GenerationRequest(p, max_new_tokens=max_new_tokens, stop=("\n\n", "Q:")) for p in prompts]
     adapter.sizer._size = batch_size
 
-    def one_at_a_time():
-        return [adapter.generate([r])[0].text for r in reqs]
+    def one_at_a_time():  # the naive baseline: no prefix reuse, not even from the previous prompt
+        adapter.share_prefix = False
+        try:
+            return [adapter.generate([r])[0].text for r in reqs]
+        finally:
+            adapter.share_prefix = True
 
     def batched(share_prefix: bool):
         adapter.share_prefix = share_prefix

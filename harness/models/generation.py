@@ -14,7 +14,7 @@ from harness.models.batching import run_batched
 from harness.models.decoding import make_rule
 from harness.models.prefixes import MIN_SHARED_PREFIX, prefix_rows, reuses_prefixes, shared_prefix_length, store_shared_prefix  # noqa: F401
 from harness.models.tokenization import left_padded
-from harness.whitebox.decode import Prefilled, StopTracker, accepts_logits_to_keep, decode, greedy, hf_step, sampler
+from harness.whitebox.decode import Prefilled, RetireFn, StopTracker, accepts_logits_to_keep, decode, greedy, hf_step, sampler
 from harness.whitebox.hooks import site_hooks
 from harness.whitebox.prefix_store import row_layers
 
@@ -43,26 +43,17 @@ def prefill(adapter: HFAdapter, prompts: list[list[int]], max_new_tokens: int, s
     return Prefilled(out.past_key_values, mask, out.logits[:, -1, :], {s: h[:, -1:, :] for s, h in states.items()})
 
 
-class _Recorder:
-    """Wraps a decode step to remember the tokens fed and the last cache, so each row's prompt
-    and generation can be stored for a later call that extends it."""
+def storer(adapter: HFAdapter, prompts: Sequence[Sequence[int]], tracker: StopTracker) -> RetireFn:
+    """A decode's ``retire``: puts each row's cache (its prompt, then the tokens it generated
+    and fed back) in the prefix store, for a later call whose prompt extends it."""
 
-    def __init__(self, step_fn: Any, first: Prefilled):
-        self.step_fn, self.cache, self.mask, self.fed = step_fn, first.cache, first.mask, []
+    def retire(requests: list[int], cache: Any, batch_rows: list[int], mask: torch.Tensor) -> None:
+        for r, j in zip(requests, batch_rows):
+            columns = mask[j].nonzero()[:, 0]
+            n = len(prompts[r]) + min(len(tracker.tokens[r]), len(columns) - len(prompts[r]))
+            adapter.prefix_store.put(list(prompts[r]) + tracker.tokens[r][: n - len(prompts[r])], row_layers(cache, j, columns[:n]))
 
-    def __call__(self, ids, mask, positions, cache, sites):
-        out = self.step_fn(ids, mask, positions, cache, sites)
-        self.fed.append(ids[:, 0])
-        self.cache, self.mask = out[1], mask
-        return out
-
-
-def store_rows(adapter: HFAdapter, prompts: Sequence[Sequence[int]], rec: _Recorder) -> None:
-    """Put every row's cache (its prompt, then every token fed after it) in the prefix store."""
-    fed = torch.stack(rec.fed, 1).tolist() if rec.fed else [[] for _ in prompts]
-    for i, (prompt, more) in enumerate(zip(prompts, fed)):
-        columns = rec.mask[i].nonzero()[:, 0]
-        adapter.prefix_store.put(list(prompt) + more, row_layers(rec.cache, i, columns))
+    return retire
 
 
 def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest], prompts: list[list[int]]) -> list[GenerationResult]:
@@ -78,10 +69,8 @@ def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest], promp
     else:
         pick = greedy
     tracker = StopTracker.for_requests(adapter.tokenizer, reqs, adapter.eos_ids())
-    rec = _Recorder(hf_step(adapter.layout), first)
-    decode(rec, first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites)
-    if reuses_prefixes(adapter, prompts, req0.max_new_tokens):
-        store_rows(adapter, prompts, rec)
+    retire = storer(adapter, prompts, tracker) if reuses_prefixes(adapter, prompts, req0.max_new_tokens) else None
+    decode(hf_step(adapter.layout), first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites, retire=retire)
     return tracker.results()
 
 

@@ -44,6 +44,15 @@ class BufferedLayer(DynamicLayer):
         return self.keys, self.values
 
 
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep rows ``indices``, still buffered (finished rows leaving a decode)."""
+        if not self.is_initialized or not self._buffered(0):
+            self._k = None
+            return super().batch_select_indices(indices)
+        self._k, self._v = self._k[indices], self._v[indices]
+        self.keys, self.values = self._k[:, :, : self._n], self._v[:, :, : self._n]
+
+
 def reserve(cache: Any, extra: int) -> Any:
     """Give every plain dynamic layer of ``cache`` room for ``extra`` more columns (in place;
     sliding-window and other layer kinds are left as they are)."""
