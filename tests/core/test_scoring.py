@@ -114,3 +114,21 @@ def test_primer_runs_once_per_call_and_changes_nothing(arch):
     questions = len(PRIMED) // 3
     assert len(calls) == 1 + 2 * questions  # the primer, then per batch its context suffix and continuations
     assert calls[0] >= primer - 2 and all(n < primer for n in calls[1:])
+
+
+@pytest.mark.parametrize("arch", ARCHS + ["gemma3"])
+def test_shared_answer_prefixes_run_once(arch):
+    """Continuations packed as a prefix tree: equal to brute force, each shared prefix run once."""
+    adapter = tiny_adapter(arch, batch_size=8)
+    conts = [" The cat sat on the mat", " The cat sat down", " The cat ran", " The dog", " A bird", " The cat sat on the mat"]
+    reqs = [L("Question: What is on the mat?\nAnswer:", c) for c in conts]
+    ran: list[int] = []
+    adapter.model.get_input_embeddings().register_forward_hook(lambda m, args, out: ran.append(args[0].numel()))
+    got = adapter.loglikelihood(reqs)
+    calls = list(ran)
+    for req, res in zip(reqs, got):
+        assert res.logprob == pytest.approx(brute_force(adapter, req), abs=1e-4)
+    tails = {tuple(scoring.encode_pair(adapter, r.context, r.continuation)[1][: j + 1])
+             for r in reqs for j in range(len(scoring.encode_pair(adapter, r.context, r.continuation)[1]) - 1)}
+    assert calls[-1] == len(tails)  # one packed row of the unique tail prefixes
+    assert len(tails) < sum(len(scoring.encode_pair(adapter, r.context, r.continuation)[1]) - 1 for r in reqs)

@@ -13,12 +13,12 @@ how many cases gave identical values and generations, the threads and the load a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
 import sys
 import time
+import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,9 +29,10 @@ def _load(name: str, path: Path, replace: tuple[tuple[str, str], ...] = ()):
     src = path.read_text(encoding="utf-8")
     for a, b in replace:
         src = src.replace(a, b)
-    mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
+    mod = types.ModuleType(name)
+    mod.__file__ = str(path)
+    sys.modules[name] = mod  # before running it: its dataclasses look their module up
     exec(compile(src, str(path), "exec"), mod.__dict__)  # noqa: S102 - a trusted checkout
-    sys.modules[name] = mod
     return mod
 
 
