@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 from harness.models.base import GenerationRequest, GenerationResult
 from harness.models.batching import run_batched
 from harness.models.decoding import make_rule
-from harness.models.prefixes import MIN_SHARED_PREFIX, prefix_rows, reuses_prefixes, shared_prefix_length, store_shared_prefix  # noqa: F401
+from harness.models.prefixes import MIN_SHARED_PREFIX, shared_prefix_length  # noqa: F401 - re-exported
+from harness.models.prefixes import prefix_rows, reuses_prefixes, store_shared_prefix
 from harness.models.tokenization import left_padded
 from harness.whitebox.decode import Prefilled, RetireFn, StopTracker, accepts_logits_to_keep, decode, greedy, hf_step, sampler
 from harness.whitebox.hooks import site_hooks
@@ -21,6 +22,7 @@ from harness.whitebox.prefix_store import row_layers
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.base import NextTokenRule
     from harness.models.hf import HFAdapter
+
 
 def prefill(adapter: HFAdapter, prompts: list[list[int]], max_new_tokens: int, sites: Sequence = ()) -> Prefilled:
     """The first forward: each prompt's longest prefix already in the adapter's

@@ -61,6 +61,7 @@ def main() -> None:
     bench = MQuAKEBenchmark(data=args.data, demos=args.demos, method="mello", k=1, n_questions=1)
     ctx = TaskContext(task="bench_mello", limit=args.cases)
     samples = bench.samples(adapter, ctx)[: args.cases]
+    bench.evaluate(adapter, samples[:1], ctx)  # untimed: loads the retriever and indexes the memories
     variants = {"this": generation.generate, "reference": ref_gen.generate}
     times: dict[str, list[float]] = {k: [] for k in variants}
     logs: dict[str, list] = {}
