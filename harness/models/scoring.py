@@ -226,11 +226,11 @@ def loglikelihood(
 
     results: list[LoglikelihoodResult | None] = [None] * len(items)
     bar = tqdm(total=len(items), desc="loglikelihood", disable=not progress, leave=False)
-    n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations are the rows
+    n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations, for the progress bar
     reuse = bool(shared) and reuses_prefixes(adapter, [g.ctx for g in shared], max(len(it.cont) for g in shared for it in g.items))
     if reuse:
         store_shared_prefix(adapter, [g.ctx for g in shared])  # the few-shot primer, once for the whole call
-    shared_res = run_batched(shared, adapter.sizer, lambda b: _shared_batch(adapter, b, reuse), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
+    shared_res = run_batched(shared, adapter.sizer, lambda b: _shared_batch(adapter, b, reuse), on_batch=lambda b: bar.update(n_rows(b)))
     for g, res in zip(shared, shared_res):
         for it, r in zip(g.items, res):
             results[it.index] = r
