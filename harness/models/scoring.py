@@ -216,7 +216,8 @@ def loglikelihood(
     for it in items:
         groups.setdefault(tuple(it.ctx), []).append(it)
     # A packed tree's custom mask has no sliding window: such models share only contexts that fit in one.
-    limit = min(adapter.max_length, getattr(adapter.model.config, "sliding_window", None) or adapter.max_length)
+    window = getattr(getattr(getattr(adapter, "model", None), "config", None), "sliding_window", None) if share_context else None
+    limit = min(adapter.max_length, window or adapter.max_length)
     fits = lambda g: all(len(g[0].ctx) + len(it.cont) <= limit for it in g)  # noqa: E731
     shared = [_Group(list(k), v) for k, v in groups.items() if share_context and len(v) > 1 and fits(v)]
     shared_ids = {id(it) for g in shared for it in g.items}
