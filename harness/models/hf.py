@@ -99,7 +99,7 @@ class HFAdapter(Tokenization, ModelAdapter):
             self.capabilities = WHITE_BOX - {Capability.CACHED_RERUN}
         self.layout = Layout.of(model)
         self.sizer = BatchSizer(self, batch_size, max_batch_size)
-        self.prefix_store = PrefixStore()  # KV caches of shared prompt prefixes, across calls
+        self.prefix_store = PrefixStore()  # KV caches of prompt prefixes and transcripts, across calls
         self._fingerprint: str | None = None
         self._engine: Any = None
 

@@ -9,9 +9,8 @@ context once and score every continuation from its cached keys/values.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +18,8 @@ from tqdm.auto import tqdm
 
 from harness.models.base import LoglikelihoodRequest, LoglikelihoodResult, RollingRequest
 from harness.models.batching import BatchSizer, run_batched
+from harness.models.prefixes import prefix_rows, reuses_prefixes, store_shared_prefix
+from harness.models.tokenization import left_padded
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.models.hf import HFAdapter
@@ -138,68 +139,102 @@ def _plain_batch(adapter: HFAdapter, items: Sequence[_Item]) -> list[Loglikeliho
         return _score_states(adapter, picked, [it.cont for it in items])
 
 
-def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group]) -> list[list[LoglikelihoodResult]]:
-    """Run each group's context once, then all its continuations from the cached state."""
+def _shared_batch(adapter: HFAdapter, groups: Sequence[_Group], reuse: bool = False) -> list[list[LoglikelihoodResult]]:
+    """Run each group's context once (after its longest prefix in the adapter's prefix store,
+    e.g. the task's few-shot primer, when ``reuse``), then all its continuations in one row from
+    the cached state, packed as a prefix tree (each token attends to the context and its own
+    continuation's earlier tokens only; shared answer prefixes run once)."""
     dev, pad = adapter.device, adapter.tokenizer.pad_token_id
     ctx_lens = [len(g.ctx) for g in groups]
-    width = max(ctx_lens)
-    ids = torch.full((len(groups), width), pad, dtype=torch.long)
-    ctx_mask = torch.zeros_like(ids)
-    for i, g in enumerate(groups):
-        ids[i, : len(g.ctx)] = torch.tensor(g.ctx)
-        ctx_mask[i, : len(g.ctx)] = 1
-    ids, ctx_mask = ids.to(dev), ctx_mask.to(dev)
+    cache, prefix_mask, reused = None, torch.ones((len(groups), 0), dtype=torch.long, device=dev), [0] * len(groups)
+    if reuse:
+        cache, prefix_mask, reused = prefix_rows(adapter, [g.ctx for g in groups])
+    ids, suffix_mask = left_padded([g.ctx[n:] for g, n in zip(groups, reused)], pad)
+    ids, ctx_mask = ids.to(dev), torch.cat([prefix_mask, suffix_mask.to(dev)], dim=1)
+    positions = (ctx_mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
     with torch.no_grad():
-        out = _base(adapter, input_ids=ids, attention_mask=ctx_mask, use_cache=True)
-    last_states = out.last_hidden_state[torch.arange(len(groups), device=dev), torch.tensor(ctx_lens, device=dev) - 1]
+        out = _base(adapter, input_ids=ids, attention_mask=ctx_mask, position_ids=positions, past_key_values=cache, use_cache=True)
+    last_states = out.last_hidden_state[:, -1]
     cache = out.past_key_values
 
-    flat = [(gi, it) for gi, g in enumerate(groups) for it in g.items]
-    results: list[LoglikelihoodResult] = []  # in the order of flat
-    step = max(1, adapter.sizer.size())
-    for lo in range(0, len(flat), step):
-        part = flat[lo : lo + step]
-        rows = torch.tensor([gi for gi, _ in part], device=dev)
-        tails = [it.cont[:-1] for _, it in part]
-        tail_w = max(1, max(len(t) for t in tails))
-        tail_ids = torch.full((len(part), tail_w), pad, dtype=torch.long)
-        tail_mask = torch.zeros_like(tail_ids)
-        for i, t in enumerate(tails):
-            if t:
-                tail_ids[i, : len(t)] = torch.tensor(t)
-                tail_mask[i, : len(t)] = 1
-        tail_ids, tail_mask = tail_ids.to(dev), tail_mask.to(dev)
-        sub_cache = copy.deepcopy(cache)
-        sub_cache.batch_select_indices(rows)
-        lens = torch.tensor(ctx_lens, device=dev)[rows]
-        positions = lens[:, None] + torch.arange(tail_w, device=dev)[None, :]
-        with torch.no_grad():
-            tail = _base(
-                adapter,
-                input_ids=tail_ids,
-                attention_mask=torch.cat([ctx_mask[rows], tail_mask], dim=1),
-                position_ids=positions,
-                past_key_values=sub_cache,
-                use_cache=True,
-            ).last_hidden_state
-            states = torch.cat([last_states[rows][:, None, :], tail], dim=1)
-            picked = torch.cat([states[i, : len(it.cont)] for i, (_, it) in enumerate(part)])
-            results.extend(_score_states(adapter, picked, [it.cont for _, it in part]))
-    by_group: list[list[LoglikelihoodResult]] = [[] for _ in groups]
-    for (gi, _), res in zip(flat, results):
-        by_group[gi].append(res)
-    return by_group
+    tries = [_Trie.of([it.cont for it in g.items]) for g in groups]
+    width = max(1, max(len(t.tokens) for t in tries))
+    tail_ids = torch.full((len(groups), width), pad, dtype=torch.long)
+    positions = torch.zeros_like(tail_ids)
+    allowed = torch.zeros((len(groups), width, width), dtype=torch.bool)
+    for i, (t, n) in enumerate(zip(tries, ctx_lens)):
+        tail_ids[i, : len(t.tokens)] = torch.tensor(t.tokens, dtype=torch.long)
+        positions[i, : len(t.tokens)] = n + torch.tensor(t.depths, dtype=torch.long)
+        allowed[i, : len(t.tokens), : len(t.tokens)] = t.ancestry()
+        allowed[i, len(t.tokens) :, len(t.tokens) :] = torch.eye(width - len(t.tokens), dtype=torch.bool)  # padding: itself
+    allowed = torch.cat([ctx_mask.bool()[:, None, :].expand(-1, width, -1).cpu(), allowed], dim=2)
+    dtype = last_states.dtype
+    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[:, None].to(dev)
+    with torch.no_grad():
+        tail = _base(adapter, input_ids=tail_ids.to(dev), attention_mask=mask, position_ids=positions.to(dev),
+                     past_key_values=cache, use_cache=True).last_hidden_state
+        picked = torch.cat([torch.cat([last_states[gi, None], tail[gi, t.paths[j]]]) for gi, (g, t) in enumerate(zip(groups, tries)) for j in range(len(g.items))])
+        flat = _score_states(adapter, picked, [it.cont for g in groups for it in g.items])
+    out_groups, lo = [], 0
+    for g in groups:
+        out_groups.append(flat[lo : lo + len(g.items)])
+        lo += len(g.items)
+    return out_groups
+
+
+@dataclass
+class _Trie:
+    """The prefix tree of continuations' input tails (``cont[:-1]``), flattened parents first:
+    a continuation prefix shared by several answers runs once. ``paths[c][j]`` is the node whose
+    state predicts token ``j + 1`` of continuation ``c`` (token 0 is predicted by the context)."""
+
+    tokens: list[int]
+    parents: list[int]
+    depths: list[int]
+    paths: list[list[int]]
+
+    @classmethod
+    def of(cls, conts: Sequence[list[int]]) -> _Trie:
+        index: dict[tuple[int, ...], int] = {}
+        tokens: list[int] = []
+        parents: list[int] = []
+        depths: list[int] = []
+        paths: list[list[int]] = []
+        for cont in conts:
+            parent, path = -1, []
+            for j, t in enumerate(cont[:-1]):
+                key = tuple(cont[: j + 1])
+                if key not in index:
+                    index[key] = len(tokens)
+                    tokens.append(t)
+                    parents.append(parent)
+                    depths.append(j)
+                parent = index[key]
+                path.append(parent)
+            paths.append(path)
+        return cls(tokens, parents, depths, paths)
+
+    def ancestry(self) -> torch.Tensor:
+        """(N, N) bool: node i attends to node k iff k is i or one of its ancestors."""
+        n = len(self.tokens)
+        out = torch.zeros((n, n), dtype=torch.bool)
+        for i, parent in enumerate(self.parents):
+            if parent >= 0:
+                out[i] = out[parent]
+            out[i, i] = True
+        return out
 
 
 def loglikelihood(
     adapter: Scorable, requests: Sequence[LoglikelihoodRequest], share_context: bool = True, progress: bool = False,
     plain: PlainScorer | None = None,
 ) -> list[LoglikelihoodResult]:
-    """lm-eval's log-likelihoods. ``plain`` scores whole sequences (default: the transformers
+    """lm-eval's log-likelihoods. Contexts with several continuations run once, after their
+    longest stored prefix (the primer every context of the call shares is stored first). ``plain`` scores whole sequences (default: the transformers
     path with the LM head only where scored); other backends pass :func:`plain_batch_via_forward`
     and ``share_context=False`` (the shared-context path is the transformers adapter's)."""
     plain_fn: PlainScorer = plain or _plain_batch
-    shared_fn: Callable[[Any, Sequence[_Group]], list[list[LoglikelihoodResult]]] = _shared_batch
+    shared_fn: Callable[[Any, Sequence[_Group], bool], list[list[LoglikelihoodResult]]] = _shared_batch
     items = [_Item(i, *encode_pair(adapter, r.context, r.continuation)) for i, r in enumerate(requests)]
     for it, req in zip(items, requests):
         if not it.cont:
@@ -207,7 +242,10 @@ def loglikelihood(
     groups: dict[tuple[int, ...], list[_Item]] = {}
     for it in items:
         groups.setdefault(tuple(it.ctx), []).append(it)
-    fits = lambda g: all(len(g[0].ctx) + len(it.cont) <= adapter.max_length for it in g)  # noqa: E731
+    # A packed tree's custom mask has no sliding window: such models share only contexts that fit in one.
+    window = getattr(getattr(getattr(adapter, "model", None), "config", None), "sliding_window", None) if share_context else None
+    limit = min(adapter.max_length, window or adapter.max_length)
+    fits = lambda g: all(len(g[0].ctx) + len(it.cont) <= limit for it in g)  # noqa: E731
     shared = [_Group(list(k), v) for k, v in groups.items() if share_context and len(v) > 1 and fits(v)]
     shared_ids = {id(it) for g in shared for it in g.items}
     unshared = [it for it in items if id(it) not in shared_ids]
@@ -216,8 +254,12 @@ def loglikelihood(
 
     results: dict[int, LoglikelihoodResult] = {}
     bar = tqdm(total=len(items), desc="loglikelihood", disable=not progress, leave=False)
-    n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations are the rows
-    shared_res = run_batched(shared, adapter.sizer, lambda b: shared_fn(adapter, b), cost=n_rows, on_batch=lambda b: bar.update(n_rows(b)))
+    n_rows = lambda b: sum(len(g.items) for g in b)  # noqa: E731 - continuations, for the progress bar
+    hf = cast("HFAdapter", adapter)  # contexts are shared only by the transformers adapter (share_context)
+    reuse = bool(shared) and reuses_prefixes(hf, [g.ctx for g in shared], max(len(it.cont) for g in shared for it in g.items))
+    if reuse:
+        store_shared_prefix(hf, [g.ctx for g in shared])  # the few-shot primer, once for the whole call
+    shared_res = run_batched(shared, adapter.sizer, lambda b: shared_fn(adapter, b, reuse), on_batch=lambda b: bar.update(n_rows(b)))
     for g, res in zip(shared, shared_res):
         for it, r in zip(g.items, res):
             results[it.index] = r

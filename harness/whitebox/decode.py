@@ -18,6 +18,7 @@ import torch
 
 from harness.models.base import GenerationRequest, GenerationResult
 from harness.whitebox.hooks import site_hooks
+from harness.whitebox.kv_buffer import reserve
 from harness.whitebox.layout import Layout, Site
 
 
@@ -134,6 +135,11 @@ def hf_step(layout: Layout) -> StepFn:
     return step
 
 
+#: Rows retired from a decode: (their indices in the request order, the cache, their rows in it,
+#: the mask over its columns). Called before finished rows leave the batch and for the rest at the end.
+RetireFn = Callable[[list[int], Any, list[int], torch.Tensor], None]
+
+
 @torch.no_grad()
 def decode(
     step_fn: StepFn,
@@ -144,23 +150,44 @@ def decode(
     score: ScoreFn | None = None,
     sites: Sequence[Site] = (),
     on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+    retire: RetireFn | None = None,
 ) -> StopTracker:
     """Generate up to ``max_new_tokens`` per row from ``prefilled`` with the backend's
     ``step_fn`` (:func:`hf_step` for transformers); ``score`` (a decoding rule) turns each step's
     logits and the states at ``sites`` into scores; ``on_step`` sees each step's logits (B, V)
-    and picked tokens (B,) (e.g. to keep the distributions)."""
+    and picked tokens (B,) (e.g. to keep the distributions). The cache is preallocated for
+    ``max_new_tokens`` more columns (:func:`~harness.whitebox.kv_buffer.reserve`). Under plain
+    greedy decoding, finished rows leave the batch once they are a quarter of it (handed to
+    ``retire`` first), so the rows still generating stop paying for them."""
     from harness.progress import activity
 
-    cache, mask, logits, states = prefilled.cache, prefilled.mask, prefilled.logits, prefilled.states
+    cache, mask, logits, states = reserve(prefilled.cache, max_new_tokens), prefilled.mask, prefilled.logits, prefilled.states
+    rows = list(range(mask.shape[0]))  # request index of each batch row
+    compact = pick is greedy and score is None and on_step is None
     for step in range(max_new_tokens):
-        activity(f"generating: token {step + 1}/{max_new_tokens}, {mask.shape[0]} rows")
+        activity(f"generating: token {step + 1}/{max_new_tokens}, {len(rows)} rows")
         scores = score(logits, states, step) if score is not None else logits
         nxt = pick(scores)
         if on_step is not None:
             on_step(logits, nxt)
-        if tracker.add(nxt.tolist()) or step == max_new_tokens - 1:
+        picked = nxt.tolist()
+        if len(rows) < len(tracker.finish):
+            full = [-1] * len(tracker.finish)  # retired rows are finished: the tracker ignores theirs
+            for j, r in enumerate(rows):
+                full[r] = picked[j]
+            picked = full
+        if tracker.add(picked) or step == max_new_tokens - 1:
             break
+        done = [j for j, r in enumerate(rows) if tracker.finish[r]] if compact else []
+        if done and 4 * len(done) >= len(rows):
+            if retire is not None:
+                retire([rows[j] for j in done], cache, done, mask)
+            keep = torch.tensor([j for j in range(len(rows)) if not tracker.finish[rows[j]]], device=mask.device)
+            cache.batch_select_indices(keep)
+            mask, nxt, rows = mask[keep], nxt[keep], [rows[j] for j in keep.tolist()]
         positions = mask.sum(-1, keepdim=True)  # real tokens so far = the new token's position
         mask = torch.cat([mask, torch.ones_like(nxt)[:, None].to(mask.dtype)], dim=1)
         logits, cache, states = step_fn(nxt[:, None], mask, positions, cache, sites)
+    if retire is not None:
+        retire(rows, cache, list(range(len(rows))), mask)
     return tracker

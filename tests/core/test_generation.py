@@ -121,3 +121,19 @@ def test_custom_decoding_rule_is_used():
     assert rules[0].seen_states[0] == (1, 1, adapter.hidden_size)
     with pytest.raises(ValueError, match="unknown decoding strategy"):
         adapter.generate([G(PROMPTS[0], max_new_tokens=2, decoding="nope")])
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_finished_rows_leave_the_batch(arch):
+    """Per-row stopping: rows that ended stop costing a forward; the others are unchanged."""
+    batched = tiny_adapter(arch, batch_size=8)
+    single = tiny_adapter(arch, batch_size=1)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    reqs = [G(prompt=f"A list of words: {w}", max_new_tokens=10, stop=tuple("aeiou ") if i % 2 else ())
+            for i, w in enumerate(words)]
+    rows: list[int] = []
+    batched.model.get_input_embeddings().register_forward_hook(lambda m, args, out: rows.append(args[0].shape[0]))
+    got = batched.generate(reqs)
+    assert got == [single.generate([r])[0] for r in reqs]
+    assert sum(g.finish_reason == "stop" for g in got) == 4  # the rows with stops end early...
+    assert rows[0] == 8 and rows[-1] == 4  # ...and leave the batch

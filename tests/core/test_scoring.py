@@ -90,3 +90,44 @@ def test_rolling_equals_brute_force_when_it_fits():
     adapter.max_length = 7  # force several windows: total still equals the sum over windows' targets
     windowed = adapter.loglikelihood_rolling([RollingRequest(text)])[0]
     assert windowed < 0 and windowed != pytest.approx(expected, abs=1e-6)
+
+
+PRIMER = "Q: What is two plus two?\nA: Four.\n\nQ: Which ocean is the largest?\nA: The Pacific.\n\n"
+PRIMED = [L(f"{PRIMER}Q: {q}\nA:", a) for q in ("Who wrote Hamlet?", "Where is Rome?", "What is ice?")
+          for a in (" Shakespeare", " A poet from England", " Nobody")]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_primer_runs_once_per_call_and_changes_nothing(arch):
+    """The few-shot primer shared by every question runs once, not once per question or batch."""
+    reused = tiny_adapter(arch, batch_size=2)  # two contexts (each one packed row) per batch: two batches
+    ran: list[int] = []
+    reused.model.get_input_embeddings().register_forward_hook(lambda m, args, out: ran.append(args[0].numel()))
+    got = reused.loglikelihood(PRIMED)
+    calls = list(ran)  # (brute_force below runs the model too)
+    ref = scoring.loglikelihood(tiny_adapter(arch, batch_size=2, share_prefix=False), PRIMED)
+    for g, r, req in zip(got, ref, PRIMED):
+        assert g.logprob == pytest.approx(r.logprob, abs=1e-4)
+        assert g.logprob == pytest.approx(brute_force(reused, req), abs=1e-4)
+        assert g.is_greedy == r.is_greedy and g.tokens == r.tokens
+    primer = len(reused.tok_encode(PRIMER.rstrip()))
+    assert len(calls) == 1 + 2 * 2  # the primer, then per batch its contexts' suffixes and their continuations
+    assert calls[0] >= primer - 2 and all(n < primer for n in calls[1:])
+
+
+@pytest.mark.parametrize("arch", ARCHS + ["gemma3"])
+def test_shared_answer_prefixes_run_once(arch):
+    """Continuations packed as a prefix tree: equal to brute force, each shared prefix run once."""
+    adapter = tiny_adapter(arch, batch_size=8)
+    conts = [" The cat sat on the mat", " The cat sat down", " The cat ran", " The dog", " A bird", " The cat sat on the mat"]
+    reqs = [L("Question: What is on the mat?\nAnswer:", c) for c in conts]
+    ran: list[int] = []
+    adapter.model.get_input_embeddings().register_forward_hook(lambda m, args, out: ran.append(args[0].numel()))
+    got = adapter.loglikelihood(reqs)
+    calls = list(ran)
+    for req, res in zip(reqs, got):
+        assert res.logprob == pytest.approx(brute_force(adapter, req), abs=1e-4)
+    tails = {tuple(scoring.encode_pair(adapter, r.context, r.continuation)[1][: j + 1])
+             for r in reqs for j in range(len(scoring.encode_pair(adapter, r.context, r.continuation)[1]) - 1)}
+    assert calls[-1] == len(tails)  # one packed row of the unique tail prefixes
+    assert len(tails) < sum(len(scoring.encode_pair(adapter, r.context, r.continuation)[1]) - 1 for r in reqs)
