@@ -11,7 +11,7 @@ Reads from ``details.<task>`` as the LLM-usage benchmark writes it:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain
 from harness.leaderboard.plots.shapes import MissingDetail, NotApplicable, first_key, number
@@ -66,23 +66,32 @@ def _error_bars(points: list[tuple[Any, float, float | None, float | None]]) -> 
     return [[max(0.0, p[1] - p[2]) for p in points], [max(0.0, p[3] - p[1]) for p in points]]  # type: ignore[operator]
 
 
-def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
-    series: dict[tuple[str, str], list[tuple[float, float, float | None, float | None]]] = {}
+def _collect(entries: list[Entry], ctx: PlotContext, read: Callable[[Any], list[Any]], other_key: str,
+             missing: str) -> tuple[dict[tuple[str, str], list[Any]], list[Entry]]:
+    """Each entry's points by (row, task), and the entries that had them. An entry holding the
+    other plot's key instead (validation vs per-group estimates) is skipped without a note."""
+    series: dict[tuple[str, str], list[Any]] = {}
     with_data = []
     for entry in entries:
         try:
-            points = read_validation(entry.details)
+            points = read(entry.details)
         except MissingDetail as err:
-            if isinstance(entry.details, dict) and GROUPS_KEY in entry.details:
-                continue  # an estimation task, not a validation task: nothing to note
+            if isinstance(entry.details, dict) and other_key in entry.details:
+                continue  # a task of the other kind: the other plot draws it
             ctx.leave_out(entry, str(err))
             continue
         with_data.append(entry)
         series[(entry.row, entry.task)] = points
     if not series:
         if not ctx.notes:
-            raise NotApplicable  # only estimation tasks here
-        raise MissingDetail("no result has a validation (estimate vs true α) in details.<task>.mixtures")
+            raise NotApplicable  # only tasks of the other kind here
+        raise MissingDetail(missing)
+    return series, with_data
+
+
+def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
+    series, with_data = _collect(entries, ctx, read_validation, GROUPS_KEY,
+                                 "no result has a validation (estimate vs true α) in details.<task>.mixtures")
 
     import matplotlib.pyplot as plt
 
@@ -115,22 +124,7 @@ def validation(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
 
 
 def groups(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
-    series: dict[tuple[str, str], list[tuple[str, float, float | None, float | None]]] = {}
-    with_data = []
-    for entry in entries:
-        try:
-            points = read_groups(entry.details)
-        except MissingDetail as err:
-            if isinstance(entry.details, dict) and VALIDATION_KEY in entry.details:
-                continue  # a validation task: drawn by the other plot
-            ctx.leave_out(entry, str(err))
-            continue
-        with_data.append(entry)
-        series[(entry.row, entry.task)] = points
-    if not series:
-        if not ctx.notes:
-            raise NotApplicable  # only validation tasks here
-        raise MissingDetail("no result has α̂ per group in details.<task>.groups")
+    series, with_data = _collect(entries, ctx, read_groups, VALIDATION_KEY, "no result has α̂ per group in details.<task>.groups")
 
     import matplotlib.pyplot as plt
 
