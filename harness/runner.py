@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,9 @@ from harness.results import (
 )
 from harness.resume import ReuseCheck, reusable
 from harness.tasks import TaskConfig, TaskConfigError, TaskIndex, instantiate
+
+# Part of the runner's API (harness.load_model, the lm-eval bridge and tests import them from here).
+from harness.model_loading import check_cache_file, load_model, load_model_with_args  # noqa: F401
 
 log = logging.getLogger("harness")
 NO_MODEL = "no-model"  # the results folder of runs whose tasks need no model
@@ -99,75 +101,6 @@ def plan(cfg: RunConfig, pm: PluginManager) -> list[PlannedTask]:
             continue
         planned.append(PlannedTask(tc, instantiate(tc, implementation), spec))
     return planned
-
-
-def _is_model_path(name: str) -> bool:
-    """An embedded model's name or an existing local model folder."""
-    from harness.models.embedded import EMBEDDED
-
-    return name in EMBEDDED or (Path(name) / "config.json").exists()
-
-
-def load_model(cfg: RunConfig, pm: PluginManager) -> Any:
-    """The adapter ``cfg`` names, its arguments checked before any weights are read."""
-    return load_model_with_args(cfg, pm)[0]
-
-
-def load_model_with_args(cfg: RunConfig, pm: PluginManager) -> tuple[Any, dict[str, Any]]:
-    """The adapter, and its arguments as typed by its own signature (checked before any weights load)."""
-    from harness.options import OptionError
-
-    registry = pm.registry()
-    name, args = cfg.model, dict(cfg.model_args)
-    if name not in registry.models and "hf" in registry.models and "pretrained" not in args and _is_model_path(name):
-        name, args = "hf", {"pretrained": cfg.model, **args}  # `--model smollm2-135m` means the hf adapter
-    if name not in registry.models:
-        raise RunError(f"unknown model adapter {cfg.model!r} (registered: {', '.join(sorted(registry.models)) or 'none'}); "
-                       f"for a model by name or path use --model hf --model-args pretrained=NAME_OR_PATH")
-    if cfg.batch_size is not None:
-        args["batch_size"] = cfg.batch_size
-    try:
-        factory = registry.models[name].load()
-    except Exception as err:  # noqa: BLE001
-        raise RunError(f"--model {cfg.model}: the adapter of plugin {registry.models[name].plugin!r} cannot be imported: {describe(err)}") from None
-    from harness.models.args import bind_model_args, model_options
-
-    dist = current_dist()
-    if dist.world > 1 and "device" not in args and "device" in model_options(factory):
-        import torch
-
-        if torch.cuda.is_available():
-            args["device"] = f"cuda:{dist.local_rank}"  # one GPU per process
-    try:
-        typed = bind_model_args(name, factory, args, registry.decoders)
-    except OptionError as err:
-        raise RunError(str(err)) from None
-    if cfg.cache_requests:
-        check_cache_file(Path(cfg.cache_requests))
-    try:
-        adapter = factory(**typed)
-    except OptionError as err:
-        raise RunError(str(err)) from None
-    except (TypeError, ValueError) as err:
-        raise RunError(f"--model {cfg.model} --model-args: {err}") from None
-    if cfg.cache_requests:
-        from harness.models.cache import CachingAdapter
-
-        adapter = CachingAdapter(adapter, Path(cfg.cache_requests))
-    return adapter, typed
-
-
-def check_cache_file(path: Path) -> None:
-    """A --cache-requests file must be a SQLite database (or not exist yet)."""
-    if path.is_dir():
-        raise RunError(f"--cache-requests {path}: is a folder, expected a file")
-    if not path.exists():
-        return
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            db.execute("SELECT name FROM sqlite_master").fetchall()
-    except sqlite3.Error as err:
-        raise RunError(f"--cache-requests {path}: not a request cache ({err}); delete it or choose another file") from None
 
 
 def check_config(cfg: RunConfig) -> None:
