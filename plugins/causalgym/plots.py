@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from harness.leaderboard.plots import Plot, PlotContext, plain, subplot_grid
+from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain, subplot_grid
 from harness.leaderboard.plots.shapes import MissingDetail, first_key, number, sort_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,12 +49,9 @@ def layer_curves(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
     if not curves:
         raise MissingDetail("no result has per-layer log-odds curves in details.<task>.curves")
 
-    import matplotlib.pyplot as plt
-
     rows = sorted(curves)
     methods = sorted({m for r in rows for m in curves[r]})
-    cmap = plt.get_cmap("tab10")
-    colors = {m: cmap(i % 10) for i, m in enumerate(methods)}
+    colors = model_colors(methods)  # the leaderboard's one colour rule, here per method
     fig, axes = subplot_grid(len(rows))
     for ax, row in zip(axes, rows):
         for method in methods:

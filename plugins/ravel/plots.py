@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from harness.leaderboard.plots import Plot, PlotContext, plain
+from harness.leaderboard.plots import Plot, PlotContext, model_colors, plain
 from harness.leaderboard.plots.shapes import MissingDetail, first_key, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,8 +56,7 @@ def cause_vs_isolate(entries: list[Entry], ctx: PlotContext) -> list[Plot]:
 
     rows = sorted(points)
     methods = sorted({m for r in rows for m in points[r]})
-    cmap = plt.get_cmap("tab10")
-    colors = {m: cmap(i % 10) for i, m in enumerate(methods)}
+    colors = model_colors(methods)  # the leaderboard's one colour rule, here per method
     markers = {r: MARKERS[i % len(MARKERS)] for i, r in enumerate(rows)}
 
     fig, ax = plt.subplots(figsize=(7.6, 5.2), layout="constrained")
