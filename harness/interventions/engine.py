@@ -177,6 +177,18 @@ class InterchangeEngine:
         kept = [states[s] if s in keep else states[s][:, :, :0] for s in range(self.num_sites)]
         return CachedRun(batch, kept, keys, values, out.last_hidden_state)
 
+    @torch.no_grad()
+    def site_states(self, batch: TokenBatch, site: int) -> torch.Tensor:
+        """(B, T, d) clean residual states at ``site``, running only the blocks below it (no
+        K/V kept): what a featurizer fit or a source read needs, at ``site / L`` of a full run."""
+        from harness.whitebox.hooks import site_hooks
+
+        self._check_site(site)
+        with site_hooks(self.layout, read=[site], stop_at=site) as states:
+            self.layout.base(input_ids=batch.input_ids.to(self.device),
+                             attention_mask=batch.attention_mask.to(self.device), use_cache=False)
+        return states[site]
+
     def clean_logits(self, run: CachedRun, read_positions: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, V) of the clean run at ``read_positions`` (default: each example's last token)."""
         read = _resolve_reads(run.batch, read_positions).to(self.device)

@@ -57,6 +57,12 @@ class ForwardEngine:
         parts = [p for p in run_batched(list(range(len(batch))), self.sizer, chunk, default=chunk_size) if p is not None]
         return parts[0] if len(parts) == 1 else CachedRun.concat(parts, self.pad_id)
 
+    @torch.no_grad()
+    def site_states(self, batch: TokenBatch, site: int) -> torch.Tensor:
+        """(B, T, d) clean residual states at ``site`` (a full forward: no early stop here)."""
+        self._check_site(site)
+        return self.adapter.forward_ids(*self._ids(batch), batch.lengths, sites=[int(site)]).states[int(site)]
+
     def clean_logits(self, run: CachedRun, read_positions: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
         read = _resolve_reads(run.batch, read_positions).to(run.final.device)
         return run.final[_rows_for(read), read]

@@ -9,7 +9,7 @@ tokens get its own next positions, and the padding columns stay masked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
@@ -20,9 +20,10 @@ from harness.whitebox.decode import Prefilled, StopTracker, decode, hf_step
 
 @dataclass
 class Generated:
-    tokens: torch.Tensor  # (B, n) greedy token ids (after a row's EOS, that EOS id repeats)
-    logits: list[torch.Tensor]  # n tensors (B, V): the distribution each token was chosen from
+    tokens: torch.Tensor  # (B, n) greedy token ids (after a row's EOS, that EOS id repeats); empty without logits
+    logits: list[torch.Tensor]  # n tensors (B, V): the distribution each token was chosen from (if kept)
     finish: list[str]  # per row: "eos" or "length"
+    rows: list[list[int]] = field(default_factory=list)  # per row: its new tokens, through the EOS id that ended it
 
 
 def intervened_prefill(engine: InterchangeEngine, run: CachedRun, site: int, positions: Sequence[int] | torch.Tensor,
@@ -64,27 +65,37 @@ def generate_with_intervention(
     positions: Sequence[int] | torch.Tensor,
     source: torch.Tensor,
     fn: InterchangeFn,
-    max_new_tokens: int = 3,
+    max_new_tokens: int | Sequence[int] = 3,
     eos: set[int] | None = None,
     tokenizer=None,
+    keep_logits: bool = True,
 ) -> Generated:
     """Greedy continuation of each base in ``run`` with ``fn`` applied at (``site``, ``positions``);
     rows end at a token in ``eos`` (the adapter's ``eos_ids()``; none by default). Any engine
     with ``intervened_prefill`` and ``decode_step`` serves (the cached one, or the full-forward
-    one of backends without a cached re-run)."""
-    first = engine.intervened_prefill(run, site, positions, source, fn, max_new_tokens)
+    one of backends without a cached re-run).
+
+    ``max_new_tokens`` may be one budget per row. Without ``keep_logits`` the step distributions
+    are not kept, so rows that ended leave the batch (see :func:`~harness.whitebox.decode.decode`)
+    and only ``rows`` and ``finish`` are filled: the same tokens, computed for fewer rows."""
+    limits = None if isinstance(max_new_tokens, int) else [int(n) for n in max_new_tokens]
+    longest = max(limits, default=1) if limits is not None else int(max_new_tokens)  # type: ignore[arg-type]
+    first = engine.intervened_prefill(run, site, positions, source, fn, longest)
     picked: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []
-    tracker = StopTracker(tokenizer, [()] * len(run), set(eos or ()))
+    tracker = StopTracker(tokenizer, [()] * len(run), set(eos or ()), limits)
 
     def keep(step_logits: torch.Tensor, tokens: torch.Tensor) -> None:
         logits.append(step_logits)
         picked.append(tokens)
 
-    decode(engine.decode_step(), first, tracker, max_new_tokens, on_step=keep)
+    decode(engine.decode_step(), first, tracker, longest, on_step=keep if keep_logits else None)
+    rows = [toks + ([e] if e is not None else []) for toks, e in zip(tracker.tokens, tracker.eos_token)]
+    if not keep_logits:
+        return Generated(torch.zeros(len(run), 0, dtype=torch.long), [], [why or "length" for why in tracker.finish], rows)
     tokens = torch.stack(picked, dim=1)
     for i, why in enumerate(tracker.finish):  # after a row's EOS, repeat it (as a padded batch would)
         if why == "eos":
             n = len(tracker.tokens[i])
             tokens[i, n + 1:] = tokens[i, n]
-    return Generated(tokens, logits, [why or "length" for why in tracker.finish])
+    return Generated(tokens, logits, [why or "length" for why in tracker.finish], rows)

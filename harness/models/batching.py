@@ -153,3 +153,24 @@ def run_batched(
         if on_batch:
             on_batch(batch)
     return out
+
+
+def run_batched_by_length(
+    items: Sequence[T],
+    sizer: BatchSizer,
+    fn: Callable[[Sequence[T]], list[R]],
+    length: Callable[[T], int],
+    default: int | None = None,
+) -> list[R]:
+    """:func:`run_batched` over ``items`` taken longest first, results back in the callers' order.
+
+    Right-padded batches cost their longest row times their size: grouping rows of similar
+    ``length`` cuts the padding (RAVEL's mix of short templates and long Wikipedia contexts
+    was 71% padding in input order), and the longest batch runs first, so an out-of-memory
+    halving happens before any work is spent on shorter ones."""
+    order = sorted(range(len(items)), key=lambda i: -length(items[i]))
+    done = run_batched([items[i] for i in order], sizer, fn, default=default)
+    out: list[Any] = [None] * len(items)
+    for result, i in zip(done, order):
+        out[i] = result
+    return out

@@ -194,6 +194,26 @@ def check_interchange_equals_hooked_forward(subject: Subject) -> None:
                                        msg=_prefixed(f"interchange at site {site}"))
 
 
+def check_site_states_equal_full_run(subject: Subject) -> None:
+    """``engine.site_states`` (which may stop above the site) gives the states a full clean
+    run keeps there, and leaves the model whole: the next forward's logits are unchanged."""
+    adapter = subject.make(batch_size=4)
+    _needs(adapter, Capability.SITE_READ)
+    from harness.interventions import TokenBatch
+
+    engine = adapter.interchange_engine()
+    batch = TokenBatch.from_ids([adapter.tok_encode(t) for t in PROMPTS[:3]], adapter.pad_token_id)
+    full = engine.run(batch)
+    for site in (0, 1, adapter.num_layers):
+        got = engine.site_states(batch, site)
+        for i, n in enumerate(batch.lengths):
+            torch.testing.assert_close(got[i, :n].float().cpu(), full.states[site][i, :n].float().cpu(), atol=subject.atol,
+                                       rtol=subject.atol, msg=_prefixed(f"site_states at site {site}"))
+    again = engine.run(batch)
+    torch.testing.assert_close(again.final.float().cpu(), full.final.float().cpu(), atol=subject.atol, rtol=subject.atol,
+                               msg=_prefixed("a clean run after site_states"))
+
+
 def check_hooks_removed_after_exception(subject: Subject) -> None:
     """An edit that raises leaves nothing behind: the next clean forward equals one before it."""
     adapter = subject.make(batch_size=4)
@@ -263,6 +283,7 @@ CHECKS: dict[str, Callable[[Subject], None]] = {
     "site_reads_equal_hidden_states": check_site_reads_equal_hidden_states,
     "mlp_sites": check_mlp_sites,
     "interchange_equals_hooked_forward": check_interchange_equals_hooked_forward,
+    "site_states_equal_full_run": check_site_states_equal_full_run,
     "hooks_removed_after_exception": check_hooks_removed_after_exception,
     "oom_backoff": check_oom_backoff,
     "weight_edits_restore_bit_for_bit": check_weight_edits_restore_bit_for_bit,

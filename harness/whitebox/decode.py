@@ -62,12 +62,22 @@ def accepts_logits_to_keep(model: Any) -> bool:
 
 class StopTracker:
     """Per-row bookkeeping of a batched decode: the tokens each row produced, and why it ended
-    (an EOS id, a stop string, or the length budget when neither came)."""
+    (an EOS id, a stop string, or the length budget when neither came).
 
-    def __init__(self, tokenizer: Any, stops: Sequence[Sequence[str]], eos: set[int]):
+    ``limits`` gives each row its own token budget (a row that reaches it ends as "length" and,
+    under plain greedy decoding, leaves the batch like a finished one); without it every row
+    runs to the decode's ``max_new_tokens``."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[Sequence[str]], eos: set[int], limits: Sequence[int] | None = None):
         self.tok, self.stops, self.eos = tokenizer, [tuple(s) for s in stops], eos
         self.tokens: list[list[int]] = [[] for _ in self.stops]
         self.finish = [""] * len(self.stops)
+        self.eos_token: list[int | None] = [None] * len(self.stops)  # the EOS id that ended a row
+        if limits is not None and len(limits) != len(self.stops):
+            raise ValueError(f"{len(limits)} token limits for {len(self.stops)} rows")
+        if limits is not None and any(int(n) < 1 for n in limits):
+            raise ValueError("every row's token limit must be at least 1")
+        self.limits = None if limits is None else [int(n) for n in limits]
 
     @classmethod
     def for_requests(cls, tokenizer: Any, requests: Sequence[GenerationRequest], eos: set[int]) -> StopTracker:
@@ -79,12 +89,14 @@ class StopTracker:
             if self.finish[i]:
                 continue
             if t in self.eos:
-                self.finish[i] = "eos"
+                self.finish[i], self.eos_token[i] = "eos", int(t)
                 continue
             self.tokens[i].append(t)
             stops = self.stops[i]
             if stops and _stop_in_tail(self.tok, self.tokens[i], stops):
                 self.finish[i] = "stop"
+            elif self.limits is not None and len(self.tokens[i]) >= self.limits[i]:
+                self.finish[i] = "length"
         return all(self.finish)
 
     def results(self) -> list[GenerationResult]:

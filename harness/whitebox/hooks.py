@@ -54,12 +54,16 @@ def site_hooks(
     read: Iterable[Site] = (),
     edit: Mapping[Site, Sequence[Edit]] | None = None,
     feed: tuple[int, torch.Tensor] | None = None,
+    stop_at: int | None = None,
 ) -> Iterator[dict[Site, torch.Tensor]]:
     """Yield a dict that fills with ``{site: tensor}`` for ``read`` sites during the forward.
 
     ``edit`` maps sites to functions applied in order to the full (B, T, d) state there
     (reads see the edited state). ``feed=(k, hidden)`` runs only blocks ``k..L-1`` (0-based)
     and gives block ``k`` the input ``hidden`` (the blocks below are passed through).
+    ``stop_at=s`` passes through the blocks above residual site ``s`` (a forward that only
+    reads states up to ``s`` pays for ``s`` blocks, not ``L``; the model's outputs are then
+    not its real ones).
     """
     wanted = set(read)
     edits = {s: list(fns) for s, fns in (edit or {}).items() if fns}
@@ -91,14 +95,18 @@ def site_hooks(
                     return None if new is hidden else replace_output(output, new)
 
                 handles.append(module.register_forward_hook(post))
+        low = 0
         if feed is not None:
-            k, hidden = feed
-            handles.append(layout.blocks[k].register_forward_pre_hook(
+            low, hidden = feed
+            handles.append(layout.blocks[low].register_forward_pre_hook(
                 lambda mod, args, kwargs: _first_input(args, kwargs, lambda _h: hidden), with_kwargs=True))
-            if k > 0:
-                swapped = layout.blocks
-                stand_in = nn.ModuleList([Passthrough() for _ in range(k)] + list(layout.blocks[k:]))
-                setattr(layout.base, layout.blocks_attr, stand_in)
+        high = layout.num_layers if stop_at is None else max(1, int(stop_at))  # site 0 is block 0's input hook
+        if stop_at is not None:
+            layout.check_site(int(stop_at))
+        if low > 0 or high < layout.num_layers:
+            swapped = layout.blocks
+            stand_in = nn.ModuleList([b if low <= i < high else Passthrough() for i, b in enumerate(layout.blocks)])
+            setattr(layout.base, layout.blocks_attr, stand_in)
         yield states
     finally:
         if swapped is not None:

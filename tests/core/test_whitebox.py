@@ -168,3 +168,43 @@ def test_intervention_training_reports_its_steps():
     problem = CachedProblem.build(engine, run, run, 1, [0] * len(ids), [0] * len(ids), targets=[5] * len(ids))
     train(problem, RotatedSubspace(adapter.hidden_size, rank=1, seed=0), TrainConfig(lr=1e-2, batch_size=2, epochs=1))
     assert current_activity() == "training RotatedSubspace: step 4/4"
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_per_row_token_limits_give_the_prefixes_of_a_full_run(arch):
+    """Rows with their own budgets stop (and leave the batch) early, with the same first tokens
+    as when every row runs to the longest budget; EOS ends a row as before."""
+    from harness.interventions import generate_with_intervention
+
+    adapter = tiny_adapter(arch, batch_size=8)
+    engine = adapter.interchange_engine()
+    ids = [adapter.tok_encode(t) for t in TEXTS[:5]]
+    base = engine.run(TokenBatch.from_ids(ids, adapter.pad_token_id))
+    src = engine.run(TokenBatch.from_ids(ids[::-1], adapter.pad_token_id))
+    args = (engine, base, 1, [0] * 5, src.at(1, [0] * 5), vanilla)
+    full = generate_with_intervention(*args, max_new_tokens=6).tokens.tolist()
+    limits = [1, 6, 2, 3, 1]
+    short = generate_with_intervention(*args, max_new_tokens=limits, keep_logits=False)
+    assert short.rows == [row[:n] for row, n in zip(full, limits)]
+    assert short.finish == ["length"] * 5
+    stop = full[1][2]  # a token row 1 produces: with it as EOS, that row ends where it first comes
+    first = full[1].index(stop)
+    ended = generate_with_intervention(*args, max_new_tokens=limits, eos={stop}, keep_logits=False)
+    assert ended.rows[1] == full[1][: first + 1] and ended.finish[1] == "eos"
+    with pytest.raises(ValueError, match="at least 1"):
+        generate_with_intervention(*args, max_new_tokens=[0, 1, 1, 1, 1], keep_logits=False)
+
+
+def test_batches_by_length_come_back_in_the_callers_order():
+    from harness.models.batching import BatchSizer, run_batched_by_length
+
+    seen: list[list[str]] = []
+
+    def fn(batch):
+        seen.append(list(batch))
+        return [s.upper() for s in batch]
+
+    items = ["a", "bbbb", "cc", "ddddd", "e", "fff"]
+    out = run_batched_by_length(items, BatchSizer(None, 2, 2), fn, len)  # type: ignore[arg-type]
+    assert out == [s.upper() for s in items]
+    assert seen == [["ddddd", "bbbb"], ["fff", "cc"], ["a", "e"]]  # longest first, similar lengths together
