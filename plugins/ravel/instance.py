@@ -4,7 +4,9 @@
    when the output gives one of the gold values under the ``strict`` rule
    (:mod:`harness_plugins.ravel.matching`: the whole value within its own token budget, then a word
    boundary; values longer than the ``max_new_tokens`` cap cannot be checked and count as
-   unknown). Only known pairs become base examples.
+   unknown). Only known pairs become base examples. Each prompt is generated only as far
+   as its longest gold value's budget (greedy outputs are prefix-consistent, so the verdicts
+   and label tokens are those of a run to the cap).
 2. For every base template and split, draw source prompts of three kinds, as in the paper:
    the same attribute's templates, other attributes' templates, and Wikipedia "Other"
    contexts. Candidates are weighted by 1 / (20 + count(inv_label)) over the candidate pool
@@ -78,6 +80,12 @@ def knows(out: Completion, prompt: str, values: Sequence[str], n_tokens: Callabl
         if strict_match(text, want, ended):
             return v
     return None
+
+
+def _tokens_needed(prompt: str, values: Sequence[str], n_tokens: Callable[[str, str], int], cap: int) -> int:
+    """The longest strict budget :func:`knows` reads for this prompt (1 when no value fits the cap)."""
+    fits = [b for b in (strict_budget(n_tokens(prompt, producible(v, prompt))) for v in values) if b <= cap]
+    return max(fits, default=1)
 
 
 @dataclass
@@ -217,7 +225,7 @@ def _word_count(prompt: str, value: str) -> int:
     return len(value.split())
 
 
-def build_instance(data: RavelData, cfg: InstanceConfig, complete: Callable[[list[str]], list[Completion]], fingerprint: str = "",
+def build_instance(data: RavelData, cfg: InstanceConfig, complete: Callable[[list[str], list[int]], list[Completion]], fingerprint: str = "",
                    n_tokens: Callable[[str, str], int] = _word_count) -> RavelInstance:
     """Generate, keep known pairs, sample sources (see the module docstring).
 
@@ -225,7 +233,8 @@ def build_instance(data: RavelData, cfg: InstanceConfig, complete: Callable[[lis
     (the runner's tokenizer; a word count for tests without one)."""
     p = plan(data, cfg)
     pairs = pairs_to_generate(p)
-    outputs = complete([t.fill(e) for t, e in pairs]) if pairs else []
+    need = [_tokens_needed(t.fill(e), data.gold(e, t.attribute), n_tokens, cfg.max_new_tokens) for t, e in pairs]
+    outputs = complete([t.fill(e) for t, e in pairs], need) if pairs else []
     known: dict[tuple[str, str], tuple[str, Completion]] = {}
     tried: Counter = Counter()
     hits: Counter = Counter()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from harness.interventions.tokens import TokenBatch
-from harness.models.batching import run_batched
+from harness.models.batching import run_batched_by_length
 from harness_plugins.ravel.engine_ext import encode_prompts, teacher_forced
 from harness_plugins.ravel.instance import Completion, RavelExample
 
@@ -89,10 +89,14 @@ class RavelRunner:
 
         def read(chunk: Sequence[tuple]) -> list[torch.Tensor]:
             ids, pos = self.encode([k[0] for k in chunk], [k[1] for k in chunk])
-            run = self.engine.run(TokenBatch.from_ids(ids, self.engine.pad_id), chunk_size=len(chunk), sites=[self.site])
-            return list(run.at(self.site, pos).float().cpu())
+            batch = TokenBatch.from_ids(ids, self.engine.pad_id)
+            states = self.engine.site_states(batch, self.site)
+            return list(states[torch.arange(len(pos)), batch.resolve(pos).to(states.device)].float().cpu())
 
-        for k, h in zip(missing, run_batched(missing, self.adapter.sizer, read, default=self.batch_size)):
+        if missing:
+            self.encode([k[0] for k in missing], [k[1] for k in missing])
+        length = lambda k: len(self._encoded[k][0])  # noqa: E731
+        for k, h in zip(missing, run_batched_by_length(missing, self.adapter.sizer, read, length, default=self.batch_size)):
             self._states[k] = h
         if not keys:
             return torch.zeros(0, self.adapter.hidden_size)
@@ -106,19 +110,23 @@ class RavelRunner:
     # -- generation ----------------------------------------------------------------------
     def generate(self, prompts: Sequence[Sequence[int]], positions: Sequence[int] | None = None,
                  fn: InterchangeFn | None = None, sources: torch.Tensor | None = None, reuse: bool = False,
-                 max_new_tokens: int | None = None) -> list[Completion]:
-        """Greedy continuations (``max_new_tokens``) of token-id prompts, in chunks, through the
-        shared engine's KV-cached intervened generation; without ``fn`` the identity is applied
-        at each prompt's last token, so clean outputs take exactly the same path.
+                 max_new_tokens: int | Sequence[int] | None = None) -> list[Completion]:
+        """Greedy continuations of token-id prompts, in chunks, through the shared engine's
+        KV-cached intervened generation; without ``fn`` the identity is applied at each
+        prompt's last token, so clean outputs take exactly the same path.
 
-        With ``reuse`` the clean runs of these prompts (site states and K/V only) are kept and
-        shared by later calls on the same prompts: every method is evaluated on the same bases.
+        ``max_new_tokens``: one budget for all, or one per prompt (a row stops, and leaves the
+        batch, once it has what its rule needs: greedy outputs are prefix-consistent, so a
+        shorter budget gives the same first tokens). With ``reuse`` the clean runs of these
+        prompts (site states and K/V only) are kept and shared by later calls on the same
+        prompts: every method is evaluated on the same bases.
         """
         from harness.interventions.generation import generate_with_intervention
 
         tok = self.adapter.tokenizer
         eos = self.adapter.eos_ids()
-        n_new = self.max_new_tokens if max_new_tokens is None else max_new_tokens
+        cap = self.max_new_tokens if max_new_tokens is None else max_new_tokens
+        budgets = [int(cap)] * len(prompts) if isinstance(cap, int) else [int(n) for n in cap]
 
         def batch(rows: Sequence[int]) -> list[Completion]:
             chunk = [tuple(prompts[i]) for i in rows]
@@ -127,11 +135,13 @@ class RavelRunner:
                 pos, f, src = [-1] * len(chunk), keep_base, torch.zeros(len(chunk), self.adapter.hidden_size)
             else:
                 pos, f, src = [positions[i] for i in rows], fn, sources[list(rows)]
+            limits = [budgets[i] for i in rows]
             gen = generate_with_intervention(self.engine, run, self.site, pos, src.to(self.engine.device), f,
-                                             n_new, eos=eos, tokenizer=tok)
-            return [to_completion(tok, row, eos, n_new) for row in gen.tokens.tolist()]
+                                             limits, eos=eos, tokenizer=tok, keep_logits=False)
+            return [to_completion(tok, row, eos, n) for row, n in zip(gen.rows, limits)]
 
-        return run_batched(list(range(len(prompts))), self.adapter.sizer, batch, default=self.batch_size)
+        return run_batched_by_length(list(range(len(prompts))), self.adapter.sizer, batch, lambda i: len(prompts[i]),
+                                     default=self.batch_size)
 
     def _clean_run(self, chunk: list[tuple[int, ...]], reuse: bool):
         key = tuple(chunk)
@@ -143,9 +153,10 @@ class RavelRunner:
             self._runs[key] = run
         return run
 
-    def complete(self, texts: Sequence[str]) -> list[Completion]:
-        """Clean greedy outputs of plain texts (instance building)."""
-        return self.generate([self.adapter.tok_encode(t) for t in texts])
+    def complete(self, texts: Sequence[str], budgets: Sequence[int] | None = None) -> list[Completion]:
+        """Clean greedy outputs of plain texts (instance building), ``budgets`` new tokens each
+        (default: the cap)."""
+        return self.generate([self.adapter.tok_encode(t) for t in texts], max_new_tokens=budgets)
 
     def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample], max_new_tokens: int | None = None) -> list[Completion]:
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
@@ -155,9 +166,9 @@ class RavelRunner:
     def records(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[dict]:
         """Intervene on every example and judge its output under every matching rule
         (:mod:`harness_plugins.ravel.scoring`); one log record per example."""
-        from harness_plugins.ravel.scoring import budget, records
+        from harness_plugins.ravel.scoring import budgets, records
 
-        outs = self.intervened(fn, examples, budget(examples, self.value_ids, self.max_new_tokens))
+        outs = self.intervened(fn, examples, budgets(examples, self.value_ids, self.max_new_tokens))
         return records(examples, outs, self.value_ids)
 
     # -- training problems ---------------------------------------------------------------

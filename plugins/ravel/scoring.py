@@ -18,13 +18,16 @@ from harness_plugins.ravel.metrics import Outcome
 ValueIds = Callable[[str, str], tuple[int, ...]]  # (prompt, value) -> the value's tokens after the prompt
 
 
-def budget(examples: Sequence[RavelExample], value_ids: ValueIds, cap: int) -> int:
-    """New tokens that every rule needs for these examples (capped)."""
-    need = PAPER_TOKENS
+def budgets(examples: Sequence[RavelExample], value_ids: ValueIds, cap: int) -> list[int]:
+    """New tokens that every rule needs for each example (capped): the paper's 3 label tokens,
+    and the strict budget of both values."""
+    out = []
     for e in examples:
+        need = PAPER_TOKENS
         for v in (e.label, e.inv_label):
             need = max(need, strict_budget(len(value_ids(e.input, producible(v, e.input)))))
-    return min(need, cap)
+        out.append(min(need, cap))
+    return out
 
 
 def judge(rule: str, e: RavelExample, out: Completion, value_ids: ValueIds) -> dict:

@@ -77,7 +77,7 @@ def test_sources_are_drawn_with_flattened_labels(tmp_path):
     data = load_entity_type(_skewed_folder(tmp_path), "city")
     cfg = _cfg(source_entities=60, sources_per_base=8, test_templates=0)
 
-    def complete(prompts):  # a table lookup: the outputs here are the data, not a model
+    def complete(prompts, budgets=None):  # a table lookup: the outputs here are the data, not a model
         return [Completion(" " + data.gold(p.split()[1], "Country")[0], (1,), False) for p in prompts]  # stopped: a boundary
 
     inst = build_instance(data, cfg, complete)
