@@ -5,6 +5,8 @@
   also checks that both give the same log-probs.
 * ``generation``: batched greedy generation vs one prompt at a time (same outputs checked),
   with and without running the batch's shared few-shot prefix once.
+* ``das``: a DAS layer sweep, our cached interchange engine vs pyvene (:mod:`harness.bench_das`;
+  needs the optional ``bench`` extra, so ``all`` leaves it out).
 
 Each variant runs ``--repeats`` times, interleaved, and the median times are compared.
 """
@@ -144,6 +146,7 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
 
 
 PARTS = ("scoring", "generation", "threads", "suite")  # `all` runs every one, in this order, into one JSON
+OPTIONAL_PARTS = ("das",)  # named explicitly only: it needs the `bench` extra (pyvene)
 
 
 def cmd_bench(args: argparse.Namespace, pm: Any) -> int:
@@ -154,18 +157,22 @@ def cmd_bench(args: argparse.Namespace, pm: Any) -> int:
     if args.table:
         return print_table(args.table)
     parts = args.which
+    if "das" in parts:  # before any model loads: a missing pyvene is a one-line user error
+        from harness.bench_das import require_pyvene
+
+        require_pyvene()
     report: dict[str, Any] = {"model": args.model, "command": "harness " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "harness bench",
                               "context": bench_suite.context(args.load)}
     with bench_suite.busy_processes(args.load):
         report["loadavg_before"] = threads.loadavg()
         adapter = None
         for part in parts:
-            if part in ("scoring", "generation") and adapter is None:
+            if part in ("scoring", "generation", "das") and adapter is None:
                 adapter = harness.load_model(args.model, batch_size=args.batch_size, **dict(split_kv(args.model_args, "--model-args")))
                 report["device"] = str(adapter.device)
             if part != "suite":
                 report.setdefault("thread_choices", {})[part] = threads.configure(args.threads or threads.AUTO).to_dict()
-            report[part] = _run_part(part, adapter, args)
+            report[part] = _run_part(part, adapter, args, pm)
             report["loadavg_after"] = threads.loadavg()
             if args.json:  # after every part: a later failure loses nothing
                 Path(args.json).write_text(json.dumps(report, indent=2))
@@ -185,7 +192,7 @@ def print_table(path: str) -> int:
     return 0
 
 
-def _run_part(part: str, adapter: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _run_part(part: str, adapter: Any, args: argparse.Namespace, pm: Any = None) -> dict[str, Any]:
     from harness import bench_suite
 
     if part == "scoring":
@@ -201,6 +208,14 @@ def _run_part(part: str, adapter: Any, args: argparse.Namespace) -> dict[str, An
               f"-> {g['speedup_batched']:.2f}x (median of {args.repeats}); without shared-prefix reuse "
               f"{g['median_seconds']['batched_no_prefix_sharing']:.2f} s -> {g['speedup_batching_only']:.2f}x; identical outputs: {g['identical_outputs']}")
         return g
+    if part == "das":
+        from harness import bench_das
+
+        d = bench_das.bench_das(adapter, pm, args.layers, n_train=args.n_train, n_eval=args.n_eval, steps=args.steps,
+                                batch_size=args.train_batch_size, lr=args.lr, rank=args.rank, repeats=args.repeats,
+                                progress=lambda line: print(f"das: {line}", file=sys.stderr, flush=True))
+        bench_das.print_das(d)
+        return d
     if part == "threads":
         t = bench_suite.bench_threads(args.model, args.repeats)
         bench_suite.print_threads(t)
@@ -216,10 +231,18 @@ def _parts(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     if names == ["all"]:
         return list(PARTS)
-    bad = [n for n in names if n not in PARTS]
+    bad = [n for n in names if n not in PARTS + OPTIONAL_PARTS]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown bench {', '.join(bad) or repr(text)} (choose from {', '.join(PARTS)}, or all)")
+        raise argparse.ArgumentTypeError(f"unknown bench {', '.join(bad) or repr(text)} (choose from {', '.join(PARTS + OPTIONAL_PARTS)}, or all)")
     return names
+
+
+def _sites(text: str) -> list[int]:
+    """argparse type: a comma-separated list of site numbers (block outputs, 1-based)."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items or not all(t.isdigit() and int(t) >= 1 for t in items):
+        raise argparse.ArgumentTypeError(f"expected sites such as 4,8,12,16,20 (block outputs, from 1), got {text!r}")
+    return [int(t) for t in items]
 
 
 def _count(text: str) -> int:
@@ -240,7 +263,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("bench", help="speed benchmarks that print ratios against a baseline")
     p.add_argument("which", nargs="?", default=list(PARTS), type=_parts, metavar="PART[,PART...]|all",
-                   help="scoring, generation, threads (the thread policy), suite (the default suite in a subprocess), or all (default)")
+                   help="scoring, generation, threads (the thread policy), suite (the default suite in a subprocess), or all (default); "
+                        "also das (DAS sweep vs pyvene, needs the bench extra; not part of all)")
     p.add_argument("--model", default="smollm2-135m", help="embedded name, hub id or path")
     p.add_argument("--questions", type=int, default=50)
     p.add_argument("--batch-size", type=batch_size, default=8, help="N or auto")
@@ -254,6 +278,13 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", default="default", help="suite: the tasks to run (default: the default suite)")
     p.add_argument("--warm-cache", action="store_true", help="suite: reuse the user cache (default: a fresh one, as a first run)")
     p.add_argument("--model-args", default="", help="k=v,... for the model (e.g. dtype=bfloat16); suite: passed to harness run")
+    p.add_argument("--layers", type=_sites, default=[4, 8, 12, 16, 20], metavar="S,S,...", help="das: the sites swept (block outputs, 1-based)")
+    p.add_argument("--n-train", type=int, default=64, help="das: training pairs")
+    p.add_argument("--n-eval", type=int, default=32, help="das: held-out pairs")
+    p.add_argument("--steps", type=int, default=40, help="das: optimiser steps per site (both implementations)")
+    p.add_argument("--train-batch-size", type=int, default=16, help="das: pairs per step")
+    p.add_argument("--lr", type=float, default=5e-3, help="das: Adam learning rate")
+    p.add_argument("--rank", type=int, default=1, help="das: dimension of the rotated subspace")
     p.add_argument("--json", default=None, help="also write the report here (one JSON for all parts)")
     p.add_argument("--table", default=None, metavar="JSON", help="print the README's performance table from a bench JSON and exit")
     p.set_defaults(func=cmd_bench)
