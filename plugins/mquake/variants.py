@@ -11,9 +11,14 @@
   corrected MQuAKE-Remastered (Zhong et al. 2025), hub id ``henryzhongsc/MQuAKE-Remastered``,
   one split per variant (``CF3k``, ``CF9k``, ``CF6334``, ``T``) as ``data/<split>-*.parquet``
   (or ``.json``/``.jsonl``); rows flatten ``target_new`` to ``target_new_str``/``_id`` and carry
-  ``split`` = {edit count: labels}. With ``remastered_edits: N`` only the cases labelled
-  ``edited`` at N are kept (the ones whose edits the corrected protocol applies); the unedited
-  cases of that protocol are not evaluated here.
+  ``split`` = {edit count N: labels}. A case is *edited* at N when its labels hold ``edited``
+  (CF6334: ``train_edited`` or ``test_edited``) and *unedited* otherwise (CF6334: only with
+  ``test_unedited``; a CF6334 case with neither is not evaluated at N), as the official loader
+  (``eval/mquake_remastered/mquake_dataset.py`` of github.com/henryzhongsc/MQuAKE-Remastered)
+  reads them. With ``remastered_edits: N`` :func:`load_variant` keeps the edited cases at N;
+  :func:`load_remastered` returns both kinds, for the corrected protocol's unedited cases
+  (asked with the edited cases' edits applied, judged against their original answers; the
+  benchmark's ``remastered_unedited: true``).
 
 A hub id downloads only the files needed (``huggingface_hub``, so ``HF_HUB_OFFLINE`` and its
 cache apply); the same reader then reads the downloaded folder, which the tests exercise with
@@ -43,14 +48,45 @@ def load_variant(variant: str, source: str | None = None, remastered_edits: int 
         if source is None:
             raise MQuAKEDataError(f"variant {variant!r} needs data: its {ORIGINAL[variant]} file, a folder holding it, or a hub dataset id")
         return load_cases(_original_file(ORIGINAL[variant], source))
-    split = REMASTERED[variant]
-    folder = _folder_or_download(source or REMASTERED_HUB, [f"data/{split}-*", f"*{split}.json", f"*{split}.jsonl"])
-    rows = read_split(folder, split)
+    folder, split, rows = _remastered_rows(variant, source)
     if remastered_edits is not None:
-        rows = [r for r in rows if "edited" in _labels(r, remastered_edits)]
+        rows = [r for r in rows if remastered_kind(variant, _labels(r, remastered_edits)) == "edited"]
         if not rows:
             raise MQuAKEDataError(f"{folder}: no case of split {split} is labelled 'edited' at {remastered_edits} edits")
     return parse_cases([unflatten(r) for r in rows], f"{folder}[{split}]")
+
+
+def load_remastered(variant: str, source: str | None, edits: int) -> tuple[list[Case], list[Case]]:
+    """The (edited, unedited) cases of a ``remastered_*`` variant at ``edits`` edits, each kind in
+    file order (its rows' ``split`` labels stay in ``Case.raw``)."""
+    if variant not in REMASTERED:
+        raise MQuAKEDataError(f"remastered_unedited applies to the remastered_* variants only, not {variant!r}")
+    folder, split, rows = _remastered_rows(variant, source)
+    cases = parse_cases([unflatten(r) for r in rows], f"{folder}[{split}]")
+    kinds = [remastered_kind(variant, _labels(r, edits)) for r in rows]
+    edited = [c for c, k in zip(cases, kinds) if k == "edited"]
+    unedited = [c for c, k in zip(cases, kinds) if k == "unedited"]
+    if not edited:
+        raise MQuAKEDataError(f"{folder}: no case of split {split} is labelled 'edited' at {edits} edits")
+    if not unedited:
+        raise MQuAKEDataError(f"remastered_unedited: {folder}: split {split} has no unedited case at {edits} edits "
+                              f"(all {len(edited)} evaluated cases are labelled edited)")
+    return edited, unedited
+
+
+def remastered_kind(variant: str, labels: list[str]) -> str | None:
+    """``edited``, ``unedited`` or ``None`` (not evaluated at that edit count) for a case's labels."""
+    if variant == "remastered_cf6334":
+        if "train_edited" in labels or "test_edited" in labels:
+            return "edited"
+        return "unedited" if "test_unedited" in labels else None
+    return "edited" if "edited" in labels else "unedited"
+
+
+def _remastered_rows(variant: str, source: str | None) -> tuple[Path, str, list[dict[str, Any]]]:
+    split = REMASTERED[variant]
+    folder = _folder_or_download(source or REMASTERED_HUB, [f"data/{split}-*", f"*{split}.json", f"*{split}.jsonl"])
+    return folder, split, read_split(folder, split)
 
 
 def _original_file(name: str, source: str) -> Path:
