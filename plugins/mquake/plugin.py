@@ -22,6 +22,7 @@ METRICS = (
     MetricSpec("parse_failure_rate", "Parse failures", False, "questions whose generation was malformed (MeLLo: no subquestion or final answer; CoT: no answer line)"),
     MetricSpec("max_iterations_rate", "Out of iterations", False, "MeLLo questions still asking subquestions after the last retrieval round"),
     MetricSpec("wrong_retrieval_rate", "Wrong retrievals", False, "MeLLo retrievals at an edited hop that did not return that hop's edit"),
+    MetricSpec("unedited/multihop_acc", "Unedited multi-hop acc.", True, "MQuAKE-Remastered (remastered_unedited): unedited cases answered with their original answer while the edited cases' edits are applied"),
     MetricSpec("ignored_edit_rate", "Ignored edits", False, "MeLLo retrievals of the right edit whose intermediate answer is not the edit's target"),
 )
 

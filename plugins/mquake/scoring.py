@@ -80,8 +80,8 @@ def score_case(case: Case, outcomes: Sequence[QuestionOutcome], edited: bool, st
         "parse_failures": sum(o.failure == "parse" for o in outcomes),
         "max_iterations": sum(o.failure == "max_iterations" for o in outcomes),
     }
-    if style == "mello":
-        values.update(retrieval_stats(case, outcomes))
+    if style == "mello":  # wrong retrievals and ignored edits concern the edited hops of the case's own chain
+        values.update(retrieval_stats(case, outcomes) if edited else {"retrievals": sum(len(o.retrievals) for o in outcomes)})
     return values
 
 
