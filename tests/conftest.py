@@ -41,3 +41,14 @@ def example_plugin_site(tmp_path_factory) -> Path:
                     str(example_plugin_source(tmp_path_factory.mktemp("src")))], check=True, capture_output=True, text=True)
     return target
 
+
+@pytest.fixture
+def single_thread():
+    """torch at 1 thread for the test: tiny tensors gain nothing from threads, and on a busy
+    machine torch's thread pool spin-waits (measured here: 60x slower with 2 threads under load)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,14 +17,7 @@ SITES = [1, 3]
 LOSS_TOL = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,9 @@
-"""Run these tests single-threaded: tiny tensors gain nothing from threads, and on a busy
-machine torch's thread pool spin-waits (measured here: 60x slower with 2 threads under load)."""
+"""Run these tests single-threaded: the shared ``single_thread`` fixture (tests/conftest.py), on
+for every test of this folder."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _single_thread(single_thread):
     yield
-    torch.set_num_threads(before)
