@@ -197,10 +197,13 @@ def main() -> int:
             n = 3000 if args.quick else 30_000
             files = synthetic_files(root, 4 * n // 3, 2 * n, n)
             source = f"synthetic Bernoulli corpora ({n} validation sentences)"
-        result: dict = {}
+        from harness import bench_suite, threads
+
+        result: dict = {"command": "python tests/perf/bench_llm_usage.py " + " ".join(sys.argv[1:]), "context": bench_suite.context(0),
+                        "loadavg_before": threads.loadavg()}
         if not args.memory_only:
             print(f"speed on {source}, {args.bootstrap} bootstraps", flush=True)
-            result = speed(files, args.bootstrap, args.naive_sentences)
+            result.update(speed(files, args.bootstrap, args.naive_sentences))
             for key in ("fit", "log_likelihood", "bootstrap", "total"):
                 print(f"  {key:<15} ours {result['ours_s'][key]:8.2f} s   naive {result['naive_s'][key]:8.2f} s   ratio {result['ratio'][key]:7.1f}x")
             print(f"  alpha ours {np.round(result['alpha_ours'], 4).tolist()}  naive {np.round(result['alpha_naive'], 4).tolist()}", flush=True)
@@ -213,6 +216,7 @@ def main() -> int:
         result["memory"] = memory(files["validation"], table, sizes, args.bootstrap, root)
         result["source"] = source
         result["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["loadavg_after"] = threads.loadavg()
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
