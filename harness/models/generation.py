@@ -15,7 +15,8 @@ from harness.models.decoding import make_rule
 from harness.models.prefixes import MIN_SHARED_PREFIX, shared_prefix_length  # noqa: F401 - re-exported
 from harness.models.prefixes import prefix_rows, reuses_prefixes, store_shared_prefix
 from harness.models.tokenization import left_padded
-from harness.whitebox.decode import Prefilled, RetireFn, StopTracker, accepts_logits_to_keep, decode, greedy, hf_step, sampler
+from harness.whitebox.decode import Prefilled, RetireFn, StopTracker, accepts_logits_to_keep, decode, greedy, hf_block_step, hf_step, sampler
+from harness.whitebox.lookahead import PromptLookup
 from harness.whitebox.hooks import site_hooks
 from harness.whitebox.prefix_store import row_layers
 
@@ -58,6 +59,15 @@ def storer(adapter: HFAdapter, prompts: Sequence[Sequence[int]], tracker: StopTr
     return retire
 
 
+def prompt_lookup(adapter: HFAdapter, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> PromptLookup | None:
+    """Drafting for greedy decoding (the loop uses it only then), unless ``prompt_lookup=0`` or
+    a sliding window could reach a rejected draft's masked column (windows count columns)."""
+    window = getattr(adapter.model.config, "sliding_window", None)
+    n = getattr(adapter, "prompt_lookup", 0)
+    longest = max(len(p) for p in prompts) + max_new_tokens * (n + 1)
+    return PromptLookup(prompts, max_tokens=n) if n and not (window and longest > window) else None
+
+
 def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest], prompts: list[list[int]]) -> list[GenerationResult]:
     req0 = reqs[0]  # all requests of a batch share their settings
     decoding = req0.decoding or adapter.decoding
@@ -72,7 +82,9 @@ def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest], promp
         pick = greedy
     tracker = StopTracker.for_requests(adapter.tokenizer, reqs, adapter.eos_ids())
     retire = storer(adapter, prompts, tracker) if reuses_prefixes(adapter, prompts, req0.max_new_tokens) else None
-    decode(hf_step(adapter.layout), first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites, retire=retire)
+    lookup = prompt_lookup(adapter, prompts, req0.max_new_tokens)
+    decode(hf_step(adapter.layout), first, tracker, req0.max_new_tokens, pick, rule.scores if rule is not None else None, sites,
+           retire=retire, lookup=lookup, block_step=hf_block_step(adapter.layout))
     return tracker.results()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Annotated, Any, Iterator, Sequence
 
 import torch
 
@@ -22,12 +22,14 @@ from harness.models.base import (
     WeightEditor,
 )
 from harness.models.args import BatchSize, DType, PositiveInt, parse_bool
+from harness.options import Min
 from harness.models.batching import BatchSizer
 from harness.models.decoding_spec import DecodingSpec
 from harness.models.fingerprint import weights_fingerprint
 from harness.models.tokenization import Tokenization
 from harness.whitebox.capabilities import WHITE_BOX, Capability
 from harness.whitebox.decode import accepts_logits_to_keep, eos_ids
+from harness.whitebox.lookahead import DEFAULT_DRAFT_TOKENS
 from harness.whitebox.hooks import intervention_edits, site_hooks
 from harness.whitebox.layout import Layout, Site
 from harness.whitebox.prefix_store import PrefixStore
@@ -74,6 +76,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         max_length: PositiveInt | None = None,
         decoding: str | DecodingSpec | None = None,
         share_prefix: bool = True,
+        prompt_lookup: Annotated[int, Min(0)] = DEFAULT_DRAFT_TOKENS,
         cached_rerun: bool = True,
         source: str = "",
         threads: BatchSize | None = None,
@@ -95,6 +98,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         self.max_length = max_length or _max_length(model, tokenizer)
         self.decoding = DecodingSpec.parse(decoding) if decoding else None  # parsed once, not per generation batch
         self.share_prefix = bool(share_prefix)  # generation runs a batch's common prompt prefix once
+        self.prompt_lookup = int(prompt_lookup)  # greedy generation checks drafts this long (0: one token per forward)
         if not cached_rerun:  # the reference path: interchange interventions as full forwards with an edit
             self.capabilities = WHITE_BOX - {Capability.CACHED_RERUN}
         self.layout = Layout.of(model)

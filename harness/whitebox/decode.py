@@ -20,6 +20,7 @@ from harness.models.base import GenerationRequest, GenerationResult
 from harness.whitebox.hooks import site_hooks
 from harness.whitebox.kv_buffer import reserve
 from harness.whitebox.layout import Layout, Site
+from harness.whitebox.lookahead import PromptLookup
 
 
 @dataclass
@@ -35,6 +36,9 @@ ScoreFn = Callable[[torch.Tensor, dict, int], torch.Tensor]
 #: One decoding forward of a backend: (ids (B, 1), mask (B, W), position ids (B, 1), cache,
 #: sites) -> (next logits (B, V), cache, {site: (B, 1, d)}).
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Any, Sequence[Site]], tuple[torch.Tensor, Any, dict]]
+#: A forward of several new tokens per row: (ids (B, L), mask (B, W), position ids (B, L), cache)
+#: -> (logits at every new token (B, L, V), cache).
+BlockStepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, Any]]
 #: The next token ids (B,) from scores (B, V).
 PickFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -86,18 +90,23 @@ class StopTracker:
     def add(self, next_tokens: Sequence[int]) -> bool:
         """Record one step's token per row (finished rows ignore theirs); True when all ended."""
         for i, t in enumerate(next_tokens):
-            if self.finish[i]:
-                continue
-            if t in self.eos:
-                self.finish[i], self.eos_token[i] = "eos", int(t)
-                continue
-            self.tokens[i].append(t)
-            stops = self.stops[i]
-            if stops and _stop_in_tail(self.tok, self.tokens[i], stops):
-                self.finish[i] = "stop"
-            elif self.limits is not None and len(self.tokens[i]) >= self.limits[i]:
-                self.finish[i] = "length"
+            self.add_to_row(i, t)
         return all(self.finish)
+
+    def add_to_row(self, i: int, t: int) -> bool:
+        """Record row ``i``'s next token (ignored once it ended); True when the row has ended."""
+        if self.finish[i]:
+            return True
+        if t in self.eos:
+            self.finish[i], self.eos_token[i] = "eos", int(t)
+            return True
+        self.tokens[i].append(t)
+        stops = self.stops[i]
+        if stops and _stop_in_tail(self.tok, self.tokens[i], stops):
+            self.finish[i] = "stop"
+        elif self.limits is not None and len(self.tokens[i]) >= self.limits[i]:
+            self.finish[i] = "length"
+        return bool(self.finish[i])
 
     def results(self) -> list[GenerationResult]:
         out = []
@@ -147,6 +156,19 @@ def hf_step(layout: Layout) -> StepFn:
     return step
 
 
+def hf_block_step(layout: Layout) -> BlockStepFn:
+    """The forward that checks drafts: several new tokens per row, logits at every one of them."""
+    model = layout.model
+    keeps = accepts_logits_to_keep(model)
+
+    def step(ids, mask, positions, cache):
+        keep = {"logits_to_keep": ids.shape[1]} if keeps else {}
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **keep)
+        return out.logits[:, -ids.shape[1]:, :], out.past_key_values
+
+    return step
+
+
 #: Rows retired from a decode: (their indices in the request order, the cache, their rows in it,
 #: the mask over its columns). Called before finished rows leave the batch and for the rest at the end.
 RetireFn = Callable[[list[int], Any, list[int], torch.Tensor], None]
@@ -163,6 +185,8 @@ def decode(
     sites: Sequence[Site] = (),
     on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
     retire: RetireFn | None = None,
+    lookup: PromptLookup | None = None,
+    block_step: BlockStepFn | None = None,
 ) -> StopTracker:
     """Generate up to ``max_new_tokens`` per row from ``prefilled`` with the backend's
     ``step_fn`` (:func:`hf_step` for transformers); ``score`` (a decoding rule) turns each step's
@@ -170,14 +194,21 @@ def decode(
     and picked tokens (B,) (e.g. to keep the distributions). The cache is preallocated for
     ``max_new_tokens`` more columns (:func:`~harness.whitebox.kv_buffer.reserve`). Under plain
     greedy decoding, finished rows leave the batch once they are a quarter of it (handed to
-    ``retire`` first), so the rows still generating stop paying for them."""
+    ``retire`` first), so the rows still generating stop paying for them; with ``lookup`` and
+    ``block_step`` each forward also checks prompt-lookup drafts
+    (:mod:`~harness.whitebox.lookahead`)."""
     from harness.progress import activity
 
-    cache, mask, logits, states = reserve(prefilled.cache, max_new_tokens), prefilled.mask, prefilled.logits, prefilled.states
-    rows = list(range(mask.shape[0]))  # request index of each batch row
     compact = pick is greedy and score is None and on_step is None
+    drafting = lookup is not None and block_step is not None and compact and not sites
+    if drafting and tracker.limits is None:
+        tracker.limits = [max_new_tokens] * len(tracker.finish)  # rows end by themselves: steps no longer count tokens
+    extra = max_new_tokens + (2 * max_new_tokens + (lookup.max_tokens if lookup else 0) if drafting else 0)
+    cache, mask, logits, states = reserve(prefilled.cache, extra), prefilled.mask, prefilled.logits, prefilled.states
+    rows = list(range(mask.shape[0]))  # request index of each batch row
     for step in range(max_new_tokens):
-        activity(f"generating: token {step + 1}/{max_new_tokens}, {len(rows)} rows")
+        done_tokens = max(len(t) for t in tracker.tokens) if drafting else step
+        activity(f"generating: token {done_tokens + 1}/{max_new_tokens}, {len(rows)} rows")
         scores = score(logits, states, step) if score is not None else logits
         nxt = pick(scores)
         if on_step is not None:
@@ -197,9 +228,48 @@ def decode(
             keep = torch.tensor([j for j in range(len(rows)) if not tracker.finish[rows[j]]], device=mask.device)
             cache.batch_select_indices(keep)
             mask, nxt, rows = mask[keep], nxt[keep], [rows[j] for j in keep.tolist()]
+        drafts = _drafts(lookup, tracker, rows) if drafting and lookup is not None else []
+        if any(drafts) and block_step is not None:
+            logits, cache, mask = _check_drafts(block_step, nxt, drafts, mask, cache, tracker, rows)
+            continue
         positions = mask.sum(-1, keepdim=True)  # real tokens so far = the new token's position
         mask = torch.cat([mask, torch.ones_like(nxt)[:, None].to(mask.dtype)], dim=1)
         logits, cache, states = step_fn(nxt[:, None], mask, positions, cache, sites)
     if retire is not None:
         retire(rows, cache, list(range(len(rows))), mask)
     return tracker
+
+
+def _drafts(lookup: PromptLookup, tracker: StopTracker, rows: list[int]) -> list[list[int]]:
+    """Each batch row's draft; none for a finished row (it waits for the batch to shrink)."""
+    limits = tracker.limits or [0] * len(rows)
+    return [[] if tracker.finish[r] else lookup.draft(r, tracker.tokens[r], limits[r] - len(tracker.tokens[r])) for r in rows]
+
+
+def _check_drafts(block_step: BlockStepFn, nxt: torch.Tensor, drafts: list[list[int]], mask: torch.Tensor, cache: Any,
+                  tracker: StopTracker, rows: list[int]) -> tuple[torch.Tensor, Any, torch.Tensor]:
+    """Feed each row's picked token and its draft in one forward; keep the draft's prefix that
+    greedy decoding confirms (recorded in ``tracker``). Returns the logits after each row's last
+    kept token, the cache and the mask, in which rejected columns are masked out."""
+    width = 1 + max(len(d) for d in drafts)
+    ids = torch.full((len(rows), width), int(nxt[0]), dtype=nxt.dtype, device=nxt.device)
+    fed = torch.zeros((len(rows), width), dtype=mask.dtype, device=mask.device)
+    ids[:, 0], fed[:, 0] = nxt, 1
+    for j, d in enumerate(drafts):
+        if d:
+            ids[j, 1 : 1 + len(d)] = torch.tensor(d, dtype=ids.dtype)
+            fed[j, 1 : 1 + len(d)] = 1
+    positions = mask.sum(-1, keepdim=True) + torch.arange(width, device=mask.device)[None, :]
+    block_logits, cache = block_step(ids, torch.cat([mask, fed], dim=1), positions, cache)
+    greedy_ids = block_logits.argmax(-1).tolist()
+    kept = []
+    for j, (r, d) in enumerate(zip(rows, drafts)):
+        n = 0
+        while n < len(d) and greedy_ids[j][n] == d[n]:
+            n += 1
+            if tracker.add_to_row(r, d[n - 1]):
+                break
+        kept.append(n)
+    cols = torch.arange(width, device=mask.device)[None, :] <= torch.tensor(kept, device=mask.device)[:, None]
+    index = torch.tensor(kept, device=block_logits.device)
+    return block_logits[torch.arange(len(rows), device=block_logits.device), index], cache, torch.cat([mask, cols.to(mask.dtype)], dim=1)
