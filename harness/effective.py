@@ -14,7 +14,7 @@ from typing import Any
 from harness.results import git_hash, json_safe, stable_hash
 
 #: Adapter attributes recorded when present (an adapter may report more with ``effective_config()``).
-ADAPTER_FIELDS = ("name", "source", "add_bos_token", "max_length", "share_prefix", "prompt_lookup", "trace_kwargs")
+ADAPTER_FIELDS = ("name", "source", "add_bos_token", "max_length", "share_prefix", "prompt_lookup", "packed_attention", "trace_kwargs")
 
 
 def adapter_config(adapter: Any) -> dict[str, Any] | None:

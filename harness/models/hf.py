@@ -21,6 +21,7 @@ from harness.models.base import (
     RollingRequest,
     WeightEditor,
 )
+from harness.models.attention import use_packed_attention
 from harness.models.args import BatchSize, DType, PositiveInt, parse_bool
 from harness.options import Min
 from harness.models.batching import BatchSizer
@@ -77,6 +78,7 @@ class HFAdapter(Tokenization, ModelAdapter):
         decoding: str | DecodingSpec | None = None,
         share_prefix: bool = True,
         prompt_lookup: Annotated[int, Min(0)] = DEFAULT_DRAFT_TOKENS,
+        packed_attention: bool = True,
         cached_rerun: bool = True,
         source: str = "",
         threads: BatchSize | None = None,
@@ -87,6 +89,8 @@ class HFAdapter(Tokenization, ModelAdapter):
             cpu_threads.configure(threads)
         self.model = model.eval()
         self.model.requires_grad_(False)  # frozen: gradients flow only into trainable interventions
+        # grouped-query attention on shared keys instead of transformers' per-head copies (harness.models.attention)
+        self.packed_attention = parse_bool("packed_attention", packed_attention) and use_packed_attention(self.model)
         self.tokenizer = tokenizer
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.source = source or self.name
