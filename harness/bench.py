@@ -118,30 +118,36 @@ def bench_generation(adapter: Any, n_prompts: int, batch_size: int, max_new_toke
     if batch_size != "auto":
         adapter.sizer._size = batch_size
 
-    def one_at_a_time():  # the naive baseline: no prefix reuse, not even from the previous prompt
-        adapter.share_prefix = False
+    drafts = adapter.prompt_lookup
+
+    def one_at_a_time():  # the naive baseline: no prefix reuse (not even from the previous prompt), one token per forward
+        adapter.share_prefix, adapter.prompt_lookup = False, 0
         try:
             return [adapter.generate([r])[0].text for r in reqs]
         finally:
-            adapter.share_prefix = True
+            adapter.share_prefix, adapter.prompt_lookup = True, drafts
 
-    def batched(share_prefix: bool):
-        adapter.share_prefix = share_prefix
+    def batched(share_prefix: bool, lookup: int):
+        adapter.share_prefix, adapter.prompt_lookup = share_prefix, lookup
         try:
             return [g.text for g in adapter.generate(reqs)]
         finally:
-            adapter.share_prefix = True
+            adapter.share_prefix, adapter.prompt_lookup = True, drafts
 
     medians, outs = _median_times({
-        "batched": lambda: batched(True),
-        "batched_no_prefix_sharing": lambda: batched(False),
+        "batched": lambda: batched(True, drafts),
+        "batched_no_drafts": lambda: batched(True, 0),
+        "batched_no_prefix_sharing": lambda: batched(False, 0),
         "one_at_a_time": one_at_a_time,
     }, repeats, reset=adapter.prefix_store.clear)
     return {
-        "prompts": len(reqs), "batch_size": batch_size, "max_new_tokens": max_new_tokens, "median_seconds": medians,
+        "prompts": len(reqs), "batch_size": batch_size, "max_new_tokens": max_new_tokens, "draft_tokens": drafts,
+        "median_seconds": medians,
         "speedup_batched": medians["one_at_a_time"] / medians["batched"],
+        "speedup_no_drafts": medians["one_at_a_time"] / medians["batched_no_drafts"],
         "speedup_batching_only": medians["one_at_a_time"] / medians["batched_no_prefix_sharing"],
-        "identical_outputs": outs["batched"] == outs["one_at_a_time"] == outs["batched_no_prefix_sharing"],
+        "identical_outputs": outs["batched"] == outs["one_at_a_time"] == outs["batched_no_prefix_sharing"] == outs["batched_no_drafts"],
+        "prompts_differing_with_drafts": sum(a != b for a, b in zip(outs["batched"], outs["batched_no_drafts"])),
     }
 
 
@@ -206,7 +212,8 @@ def _run_part(part: str, adapter: Any, args: argparse.Namespace, pm: Any = None)
         print(f"generation: {g['prompts']} prompts x {g['max_new_tokens']} new tokens, batch {g['batch_size']}: "
               f"batched {g['median_seconds']['batched']:.2f} s vs one-at-a-time {g['median_seconds']['one_at_a_time']:.2f} s "
               f"-> {g['speedup_batched']:.2f}x (median of {args.repeats}); without shared-prefix reuse "
-              f"{g['median_seconds']['batched_no_prefix_sharing']:.2f} s -> {g['speedup_batching_only']:.2f}x; identical outputs: {g['identical_outputs']}")
+              f"{g['median_seconds']['batched_no_prefix_sharing']:.2f} s -> {g['speedup_batching_only']:.2f}x; without drafts "
+              f"{g['median_seconds']['batched_no_drafts']:.2f} s -> {g['speedup_no_drafts']:.2f}x; identical outputs: {g['identical_outputs']}")
         return g
     if part == "das":
         from harness import bench_das

@@ -32,7 +32,8 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(("batched generation vs one at a time",
                      f"{g['prompts']} prompts, {g['max_new_tokens']} new tokens, batch {g['batch_size']}; {_load(report, 'generation')}",
                      f"{m['batched']:.1f} s vs {m['one_at_a_time']:.1f} s: **{g['speedup_batched']:.2f}×** "
-                     f"(batching alone {g['speedup_batching_only']:.2f}×); identical outputs: {g['identical_outputs']}"))
+                     + (f"(without drafts {g['speedup_no_drafts']:.2f}×, " if "speedup_no_drafts" in g else "(")
+                     + f"batching alone {g['speedup_batching_only']:.2f}×); identical outputs: {g['identical_outputs']}"))
     if "threads" in report:
         t = report["threads"]
         picks = sorted({p["threads"] for p in t["auto_picks"]})

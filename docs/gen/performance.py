@@ -32,7 +32,9 @@ harness bench suite --load 2                            # the same beside 2 busy
 harness bench das --repeats 1 --json results/bench/das_pyvene.json   # DAS layer sweep: ours vs pyvene (bench extra)
 harness bench --table results/bench/bench_all.json      # print the README's table from a bench JSON
 python tests/perf/bench_llm_usage.py          # LLM-usage estimator vs a per-sentence implementation
-python tests/perf/bench_interventions.py      # cached interchange interventions vs full forwards with hooks
+python tests/perf/bench_interventions.py --json results/bench/interventions.json   # cached interventions vs full forwards with hooks
+python tests/perf/bench_activation_decoding.py --json results/bench/activation_decoding.json   # chunked E, prefix reuse in MC scoring
+python tests/perf/bench_mello.py --reference ../main-at-f66d76f --cases 8 --json results/bench/mello.json   # MeLLo per case vs a reference checkout
 OMP_NUM_THREADS=1 python tests/perf/compare_backends.py --out results/bench/backends.json   # hf vs nnsight
 ```
 
@@ -49,6 +51,28 @@ are left-padded after it, the attention mask hides the padding and position ids 
 tokens, so outputs equal one-at-a-time generation (tested on Llama, GPT-2 and GPT-NeoX). The
 model adapter option `share_prefix=false` turns this off. Prefill also computes the LM head for
 the last position only.
+
+**Drafts in greedy decoding.** On a CPU, decoding a 135M model is bound by reading its weights:
+a forward of 1 to 8 new tokens per row costs about the same as one. Under greedy decoding the
+decode loop therefore guesses each row's next tokens by prompt lookup (the newest 3, 2 or 1
+tokens are looked up in the row's prompt and output, and the tokens that followed their latest
+earlier occurrence are the draft, up to 8), feeds the picked token and its draft in one forward
+and keeps the draft's prefix that greedy decoding picks anyway; rejected columns are masked out
+like padding (`harness/whitebox/lookahead.py`). MeLLo's steps copy their subquestions and the
+demonstrations' scaffolding, so most drafts are accepted. A forward carries at most 32 tokens
+over all rows (16 rows draft 1 token each, 4 rows 7): above that compute, not the weights,
+dominates. The output is greedy decoding's own up to floating-point near-ties (a block forward
+rounds differently from single-token ones; `tests/core/test_lookahead.py` allows a difference
+only where the top two logits are within 1e-4); `prompt_lookup=0` turns it off, and it is off
+where a sliding window could reach a masked column (Gemma 3 beyond its window).
+
+**Grouped-query attention on shared keys.** transformers' SDPA path copies each layer's cached
+keys and values once per query head whenever a forward of several tokens carries a mask (suffix
+prefills after a stored prefix, draft checks, padded batches): for 16 rows of 800 cached tokens
+of SmolLM2 that copy took 0.9 s of a 1.2 s forward. The adapter instead stacks the query heads
+that share a key head as extra query rows of it (`harness/models/attention.py`; the same
+attention, tested equal to SDPA with padding, holes, Gemma 3's window and gradients);
+`packed_attention=false` turns it off.
 
 Every bench JSON records the command, CPU model, cores, torch / transformers / harness
 versions, the threads each part used and the load average before and after; `--load N` starts N

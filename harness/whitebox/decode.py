@@ -242,8 +242,9 @@ def decode(
 
 def _drafts(lookup: PromptLookup, tracker: StopTracker, rows: list[int]) -> list[list[int]]:
     """Each batch row's draft; none for a finished row (it waits for the batch to shrink)."""
-    limits = tracker.limits or [0] * len(rows)
-    return [[] if tracker.finish[r] else lookup.draft(r, tracker.tokens[r], limits[r] - len(tracker.tokens[r])) for r in rows]
+    limits = tracker.limits or [0] * len(tracker.finish)
+    cap = lookup.per_row(sum(not tracker.finish[r] for r in rows))
+    return [[] if tracker.finish[r] else lookup.draft(r, tracker.tokens[r], min(cap, limits[r] - len(tracker.tokens[r]))) for r in rows]
 
 
 def _check_drafts(block_step: BlockStepFn, nxt: torch.Tensor, drafts: list[list[int]], mask: torch.Tensor, cache: Any,

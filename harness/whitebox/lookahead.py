@@ -24,16 +24,27 @@ import numpy as np
 #: Draft length used by the transformers adapter unless ``prompt_lookup=`` says otherwise (the
 #: MeLLo transcripts accept 3.9 tokens per forward at 8; see docs/performance.md).
 DEFAULT_DRAFT_TOKENS = 8
+#: Tokens one draft-checking forward may carry over all rows: below it a CPU forward costs about
+#: the same whatever it carries (reading the weights dominates), above it compute does, and
+#: rejected drafts would cost real time (SmolLM2, 1 thread: 16 rows x 9 tokens take 3.6x the
+#: time of 16 x 1). A wide batch therefore drafts less per row.
+TOKEN_BUDGET = 32
 
 
 @dataclass(frozen=True)
 class PromptLookup:
     """Drafting for one decode: ``contexts`` are the rows' prompt token ids (in request order),
-    ``max_tokens`` the longest draft, ``max_ngram`` the longest suffix looked up."""
+    ``max_tokens`` the longest draft, ``max_ngram`` the longest suffix looked up, ``token_budget``
+    the most tokens one forward carries over all rows."""
 
     contexts: Sequence[Sequence[int]]
     max_tokens: int = DEFAULT_DRAFT_TOKENS
     max_ngram: int = 3
+    token_budget: int = TOKEN_BUDGET
+
+    def per_row(self, rows: int) -> int:
+        """The longest draft each of ``rows`` rows may carry within the forward's token budget."""
+        return max(0, min(self.max_tokens, self.token_budget // max(rows, 1) - 1))
 
     def draft(self, row: int, generated: Sequence[int], room: int) -> list[int]:
         """Up to ``min(max_tokens, room)`` guesses of the tokens after ``generated`` (empty when

@@ -27,9 +27,9 @@ def test_draft_continues_the_latest_earlier_occurrence_of_the_longest_suffix():
     assert PromptLookup([[3, 3, 3]], max_tokens=2).draft(0, [], room=5) == [3]  # the match must have a follower
 
 
-def _tokens(adapter, reqs):
-    out = adapter.generate(reqs)
-    return [adapter.tok_encode(r.text) for r in out], out
+def test_wide_batches_draft_less_per_row():
+    look = PromptLookup([[1]], max_tokens=8, token_budget=32)
+    assert [look.per_row(n) for n in (1, 2, 4, 8, 16, 32, 64)] == [8, 8, 7, 3, 1, 0, 0]
 
 
 def _check_equal_or_near_tie(adapter, ref, got, reqs):

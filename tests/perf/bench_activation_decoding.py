@@ -106,7 +106,13 @@ def main() -> None:
         "speed": speed_part(4 if args.quick else 20, 1 if args.quick else 3),
     }
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        import torch
+
+        from harness.bench_suite import context
+
+        report["command"] = "python tests/perf/bench_activation_decoding.py" + (" --quick" if args.quick else "")
+        report["context"] = {**context(0), "threads": torch.get_num_threads()}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 nice python tests/perf/bench_interventions.py            # all 30 layers of SmolLM2
     OMP_NUM_THREADS=1 nice python tests/perf/bench_interventions.py --quick    # every 6th layer, fewer pairs
+    ... --json results/bench/interventions.json                                 # also write the figures
 
 Workload (CausalGym-shaped): pairs from our ``agr_number_pp`` template, intervention at the
 subject (an early position, so most of the sentence is recomputed), DAS rank 1 trained with the
@@ -34,12 +35,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-eval", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (with threads, load and versions) here")
     args = parser.parse_args()
     n_train = args.n_train or (8 if args.quick else 16)
     n_eval = args.n_eval or (8 if args.quick else 16)
 
+    import os
+
     import torch
 
+    from harness.bench_suite import context
     from harness.interventions import CachedProblem, HookedProblem, RotatedSubspace, TokenBatch, TrainConfig, train
     from harness.models.embedded import load_embedded
     from harness_plugins.causalgym.metrics import logodds_effect
@@ -72,6 +77,8 @@ def main() -> None:
     cached_time = time.perf_counter() - t0
     full_time = 0.0
     worst = 0.0
+    rows = []
+    load_before = os.getloadavg()
     print(f"SmolLM2-135M, {len(sites)} layers, {n_train} train / {n_eval} eval pairs, DAS {len(range(0, n_train, 4))} steps per layer")
     print(f"{'site':>4} {'cached s':>9} {'full s':>8} {'ratio':>6} {'log-odds cached':>16} {'log-odds full':>14}")
     for site in sites:
@@ -94,11 +101,22 @@ def main() -> None:
         cached_time += results["cached"][0]
         full_time += results["full"][0]
         worst = max(worst, abs(results["cached"][1] - results["full"][1]))
+        rows.append({"site": site, "cached_s": round(results["cached"][0], 3), "full_s": round(results["full"][0], 3),
+                     "logodds_cached": results["cached"][1], "logodds_full": results["full"][1]})
         print(f"{site:>4} {results['cached'][0]:>9.2f} {results['full'][0]:>8.2f} {results['full'][0] / results['cached'][0]:>6.2f}"
               f" {results['cached'][1]:>16.4f} {results['full'][1]:>14.4f}", flush=True)
     print(f"\ntotal: cached {cached_time:.1f} s (incl. the clean runs), full forwards with hooks {full_time:.1f} s")
     print(f"speed-up of the layer sweep: {full_time / cached_time:.2f}x (target >= 2x)")
     print(f"largest |log-odds cached - full| after training: {worst:.2e}")
+    if args.json:
+        import json
+
+        doc = {"command": "python tests/perf/bench_interventions.py" + (" --quick" if args.quick else ""),
+               "model": "smollm2-135m", "n_train": n_train, "n_eval": n_eval, "sites": rows,
+               "cached_seconds_incl_clean_runs": round(cached_time, 2), "full_seconds": round(full_time, 2),
+               "speedup": round(full_time / cached_time, 2), "max_abs_logodds_difference": worst, "threads": torch.get_num_threads(),
+               "context": {**context(0), "load_before": load_before, "load_after": os.getloadavg()}}
+        args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     if worst > 1e-2:
         sys.exit("cached and full runs disagree")
 
