@@ -129,10 +129,14 @@ that has no such file is not shown.
 
 #: How a committed file was measured, where its JSON cannot say so itself (shown above its figures).
 NOTES = {
-    "das_pyvene.json": "Measured on the 2-core machine while other jobs were using it (two long 1-thread `harness run` "
-                       "acceptance runs and, at times, a test run: load average 3.8 to 4.0 on 2 cores), so the "
-                       "absolute seconds are inflated; the ratio stands, as both implementations ran in one process "
-                       "at 1 thread, interleaved site by site. One repeat (`--repeats 1`).",
+    "das_pyvene.json": "Measured at 1 thread on the 2-core machine, otherwise quiet except while sites 4 and 8 ran: "
+                       "a 1-thread RAVEL run was using the other core then (both sides of those sites were slowed alike; "
+                       "the two implementations run interleaved site by site in one process). One repeat (`--repeats 1`). "
+                       "Both sides use the same model object, so pyvene gets the adapter's grouped-query attention too.",
+    "interventions.json": "`--quick`: 5 of the 30 layers, 8/8 pairs and 2 DAS steps per layer, so the clean runs "
+                          "(paid once by the cached side) weigh more than in a full sweep.",
+    "scoring_truthfulqa.json": "`harness bench scoring` on the reference TruthfulQA questions ($HARNESS_REFDATA; "
+                               "more answers per question and longer ones than the synthetic questions of bench_all.json).",
 }
 
 # Figures earlier versions of the README quoted without a committed JSON file: shown as removed
