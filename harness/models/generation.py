@@ -13,7 +13,7 @@ from harness.models.base import GenerationRequest, GenerationResult
 from harness.models.batching import run_batched
 from harness.models.decoding import make_rule
 from harness.models.prefixes import MIN_SHARED_PREFIX, shared_prefix_length  # noqa: F401 - re-exported
-from harness.models.prefixes import prefix_rows, reuses_prefixes, store_shared_prefix
+from harness.models.prefixes import prefix_rows, reuses_prefixes, store_shared_prefix, window_reached
 from harness.models.tokenization import left_padded
 from harness.whitebox.decode import Prefilled, RetireFn, StopTracker, accepts_logits_to_keep, decode, greedy, hf_block_step, hf_step, sampler
 from harness.whitebox.lookahead import PromptLookup
@@ -62,10 +62,9 @@ def storer(adapter: HFAdapter, prompts: Sequence[Sequence[int]], tracker: StopTr
 def prompt_lookup(adapter: HFAdapter, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> PromptLookup | None:
     """Drafting for greedy decoding (the loop uses it only then), unless ``prompt_lookup=0`` or
     a sliding window could reach a rejected draft's masked column (windows count columns)."""
-    window = getattr(adapter.model.config, "sliding_window", None)
     n = getattr(adapter, "prompt_lookup", 0)
-    longest = max(len(p) for p in prompts) + max_new_tokens * (n + 1)
-    return PromptLookup(prompts, max_tokens=n) if n and not (window and longest > window) else None
+    columns = max(len(p) for p in prompts) + max_new_tokens * (n + 1)
+    return PromptLookup(prompts, max_tokens=n) if n and not window_reached(adapter, columns) else None
 
 
 def _generate_batch(adapter: HFAdapter, reqs: Sequence[GenerationRequest], prompts: list[list[int]]) -> list[GenerationResult]:

@@ -36,11 +36,17 @@ def _prefix_cache(adapter: HFAdapter, tokens: tuple[int, ...]):
         return adapter.model(input_ids=ids, use_cache=True, **keep).past_key_values
 
 
+def window_reached(adapter: HFAdapter, columns: int) -> bool:
+    """Whether a cache of ``columns`` columns outgrows the model's sliding window, which counts
+    columns, so masked ones (padding, rejected drafts) would push real tokens out of it."""
+    window = getattr(adapter.model.config, "sliding_window", None)
+    return bool(window and columns > window)
+
+
 def reuses_prefixes(adapter: HFAdapter, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> bool:
     """Whether cached prefixes may serve these prompts: not where a sliding window could reach
     the padding between a prefix and its suffix."""
-    window = getattr(adapter.model.config, "sliding_window", None)
-    return adapter.share_prefix and not (window and max(len(p) for p in prompts) + max_new_tokens > window)
+    return adapter.share_prefix and not window_reached(adapter, max(len(p) for p in prompts) + max_new_tokens)
 
 
 def store_shared_prefix(adapter: HFAdapter, prompts: Sequence[Sequence[int]]) -> None:
