@@ -174,7 +174,24 @@ def test_memit_on_gemma3_with_its_bos_token():
     edit = _edit(gemma, "The mother tongue of {}", "Danielle Darrieux")
     pairs = [(edit.cloze, edit.target_new), (edit.cloze, edit.target_true)]
     before = _logprobs(gemma, pairs)
-    with gemma.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES), [edit]):
+    with gemma.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, allow_normalised_mlp=True, **TINY_VALUES), [edit]):
         after = _logprobs(gemma, pairs)
     assert after[0] - before[0] > UNRELATED_BOUND and after[0] - after[1] > before[0] - before[1]
     assert _logprobs(gemma, pairs) == before
+
+
+def test_memit_refuses_a_normalised_mlp_output_unless_allowed(tiny):
+    """Gemma 3 normalises the MLP output before the residual sum, so MEMIT's rule does not hold
+    there: the editor measures it through the adapter and says so, before touching a weight."""
+    from harness.testing import tiny_adapter
+    from harness_plugins.mquake.editors import MEMITEditor
+    from harness_plugins.mquake.editors.memit import check_mlp_adds_to_residual
+
+    check_mlp_adds_to_residual(tiny, 2)  # Llama: pre-norm, the MLP output is added as it is
+    gemma = tiny_adapter("gemma3", seed=1)
+    edit = _edit(gemma, "The mother tongue of {}", "Danielle Darrieux")
+    w = gemma.mlp_projection(1)[0].detach().clone()
+    with pytest.raises(ValueError, match="post_feedforward_layernorm.*allow_normalised_mlp"):
+        with gemma.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES), [edit]):
+            pass
+    assert torch.equal(gemma.mlp_projection(1)[0], w)
