@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 BOM = "\ufeff"
 
@@ -22,3 +23,33 @@ def read_utf8(path: str | Path, error: type[Exception] = ValueError) -> str:
     except UnicodeDecodeError as err:
         raise error(decode_error_message(path, raw, err)) from None
     return text[1:] if text.startswith(BOM) else text
+
+
+def open_log(path: str | Path) -> BinaryIO:
+    """A sample log opened for binary reading; ``*.gz`` (a compressed committed log) is
+    decompressed on the fly, so readers take either form."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def is_sample_log(path: str | Path) -> bool:
+    return str(path).endswith((".jsonl", ".jsonl.gz"))
+
+
+def read_log_lines(path: str | Path) -> list[str]:
+    """The non-empty lines of a (possibly gzipped) sample log, as UTF-8 text."""
+    with open_log(path) as fh:
+        return [line for line in fh.read().decode("utf-8").splitlines() if line.strip()]
+
+
+def compressed_twin(path: Path) -> Path | None:
+    """``path`` itself if it exists, else ``path.gz`` if that does (a log compressed after
+    its results file named it)."""
+    if path.is_file():
+        return path
+    gz = path.with_name(path.name + ".gz")
+    return gz if gz.is_file() else None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.leaderboard.collect import Problem, ResultsFormatError, RunFile, find_results_files, read_results_file
+from harness.textio import compressed_twin
 from harness.viewer.provenance import Provenance, provenance_of
 
 
@@ -134,11 +135,11 @@ _UNNAMED = object()  # the results file has no samples_file field (None there me
 
 def _samples_path(folder: Path, task: str, named: Any) -> tuple[Path | None, str]:
     if isinstance(named, str) and named and "/" not in named and "\\" not in named and not named.startswith("."):
-        path = folder / named
-        if path.is_file():
+        path = compressed_twin(folder / named)
+        if path is not None:
             return path, "results file"
     if named is _UNNAMED:  # older results files do not name their log: the newest one for this task
-        candidates = [p for p in folder.glob(f"samples_{task}_*.jsonl") if p.is_file()]
+        candidates = [p for pattern in ("jsonl", "jsonl.gz") for p in folder.glob(f"samples_{task}_*.{pattern}") if p.is_file()]
         candidates = [p for p in candidates if p.name[len(f"samples_{task}_"):].split(".")[0].isalnum()]
         if candidates:
             return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name)), "file name"

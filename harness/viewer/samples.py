@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from harness.textio import open_log
 from harness.viewer.blocks import Block, Fields, Raw, generic_blocks
 
 PAGE_RECORDS = 25
@@ -51,7 +52,7 @@ class LineIndex:
         st = path.stat()
         index = cls(path, (st.st_size, st.st_mtime_ns))
         first, size, offset = 0, 0, 0
-        with path.open("rb") as fh:
+        with open_log(path) as fh:
             for line_no, line in enumerate(fh, 1):
                 if line.strip():
                     count = len(index.starts) - first
@@ -71,7 +72,7 @@ class LineIndex:
 
     def read(self, first: int, count: int) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         """``(record number, record or None, problem)`` for records ``first .. first+count-1``."""
-        with self.path.open("rb") as fh:
+        with open_log(self.path) as fh:
             fh.seek(self.starts[first])
             n = first
             while n < first + count:

@@ -120,7 +120,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from harness.textio import read_log_lines
+
+    rows = [json.loads(line) for line in read_log_lines(args.path)]
     settings = entropy_settings(k.rsplit("/", 1)[0] for k in rows[0]["values"] if "/" in k)
     report = detection_report(truthfulqa_records(rows, settings), sorted(settings), args.bootstrap, args.seed)
     report.update(source=args.path.name, settings=settings, n_questions=len(rows))

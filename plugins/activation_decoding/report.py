@@ -1,7 +1,7 @@
 """Markdown tables of a TruthfulQA sweep: the per-family selection and the alpha x layer grid.
 
     python -m harness_plugins.activation_decoding.report RESULTS.json [--task NAME]
-    python -m harness_plugins.activation_decoding.report SAMPLES.jsonl     # re-aggregate a (partial) sample log
+    python -m harness_plugins.activation_decoding.report SAMPLES.jsonl     # re-aggregate a (partial) sample log (.jsonl or .jsonl.gz)
     python -m harness_plugins.activation_decoding.report SAMPLES.jsonl --length-control
 
 Reads what the benchmark wrote (``details.selection`` and the per-setting metrics), or
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.models.decoding_spec import DecodingSpec
+from harness.textio import is_sample_log, read_log_lines
 from harness_plugins.activation_decoding.selection import aggregate_settings, family
 from harness_plugins.activation_decoding.stats import paired_difference
 from harness_plugins.activation_decoding.truthfulqa import MCQuestion, mc_metrics
@@ -30,7 +31,7 @@ LENGTH_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def from_sample_log(path: Path, select_metric: str = "mc2") -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
-    values = [json.loads(line)["values"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    values = [json.loads(line)["values"] for line in read_log_lines(path)]
     labels = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in values[0] if "/" in k))
     res = aggregate_settings(values, labels, METRICS, select_metric, selection=True)
     return res.metrics, res.stderr, res.details
@@ -39,7 +40,7 @@ def from_sample_log(path: Path, select_metric: str = "mc2") -> tuple[dict[str, f
 def length_control(path: Path, betas: tuple[float, ...] = LENGTH_BETAS, select_metric: str = "mc2") -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
     """MC metrics of log p(answer) - beta * n_tokens per beta, from a sample log's answer records,
     with the ``length`` family's beta chosen on fold 0 and reported on fold 1 (``best_length/...``)."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in read_log_lines(path)]
     labels = [f"length,beta={b:g}" for b in betas]
     values = []
     for row in rows:
@@ -111,7 +112,7 @@ def main() -> None:
     parser.add_argument("--length-control", action="store_true", help="also the log p - beta * length control (sample logs only)")
     parser.add_argument("--json", type=Path, default=None, help="also write the selection (with the paired differences) to this JSON file")
     args = parser.parse_args()
-    if args.path.suffix == ".jsonl":
+    if is_sample_log(args.path):
         metrics, stderr, details = from_sample_log(args.path)
     else:
         doc = json.loads(args.path.read_text(encoding="utf-8"))
@@ -128,14 +129,14 @@ def main() -> None:
         print(grid_table(metrics, method))
         print()
     if args.length_control:
-        if args.path.suffix != ".jsonl":
-            parser.error("--length-control needs a --log-samples .jsonl file")
+        if not is_sample_log(args.path):
+            parser.error("--length-control needs a --log-samples .jsonl (or .jsonl.gz) file")
         lm, ls, ld = length_control(args.path)
         print("Length control: log p(answer) - beta * n_tokens\n")
         print(selection_table(lm, ls, ld))
         report["length_control"] = ld["selection"]
         # the chosen activation setting against the chosen length control, on the same report questions
-        sample_values = [json.loads(line)["values"] for line in args.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        sample_values = [json.loads(line)["values"] for line in read_log_lines(args.path)]
         act, length = details["selection"]["families"]["activation"]["chosen"], ld["selection"]["families"]["length"]["chosen"]
         pairs = [(v[f"{act}/mc2"], w[f"{length}/mc2"]) for v, w in zip(sample_values, ld["values"]) if v["fold"] == 1]
         report["activation_vs_length_control"] = {"a": act, "b": length, "mc2": paired_difference(*zip(*pairs))}

@@ -42,6 +42,27 @@ def test_pages_hold_at_most_a_page_of_records_and_bytes(tmp_path: Path):
     assert ids == [str(i) for i in range(PAGE_RECORDS + 5)]
 
 
+def test_a_gzipped_log_reads_like_the_plain_one(tmp_path: Path):
+    """Committed logs over ~10 MB are gzipped; the viewer (and the reports) read them in place,
+    also when the results file still names the uncompressed file."""
+    import gzip
+
+    from harness.textio import compressed_twin, read_log_lines
+
+    log = tmp_path / "samples_x_1.jsonl"
+    log.write_text("".join(json.dumps({"sample_id": str(i), "values": {"v": i}, "log": {"t": "é" * i}}) + "\n"
+                           for i in range(PAGE_RECORDS + 3)), encoding="utf-8")
+    gz = tmp_path / "samples_y_1.jsonl.gz"
+    gz.write_bytes(gzip.compress(log.read_bytes()))
+    plain, packed = LineIndex.build(log), LineIndex.build(gz)
+    assert packed.ids == plain.ids and packed.pages == plain.pages
+    for p in range(len(plain.pages)):
+        assert list(packed.read_page(p)) == list(plain.read_page(p))
+    assert read_log_lines(gz) == read_log_lines(log)
+    named = tmp_path / "samples_y_1.jsonl"
+    assert compressed_twin(named) == gz and compressed_twin(log) == log and compressed_twin(tmp_path / "none.jsonl") is None
+
+
 def test_provenance_of_new_and_old_files(runs):
     catalog = scan(runs.root)
     assert not catalog.problems
