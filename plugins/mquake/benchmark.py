@@ -55,6 +55,7 @@ class MQuAKEBenchmark(Benchmark):
         variant: str | None = None,
         remastered_edits: int | None = None,
         remastered_unedited: bool = False,
+        remastered_mask_edited: bool = True,
         method: str = "mello",
         prompting: str = "plain",
         k: int | str = "all",
@@ -90,6 +91,8 @@ class MQuAKEBenchmark(Benchmark):
         if remastered_unedited and remastered_edits is None:
             raise ValueError("remastered_unedited needs remastered_edits: N (the edit count whose labels say which cases are unedited)")
         self.variant, self.remastered_edits, self.remastered_unedited = variant, remastered_edits, bool(remastered_unedited)
+        # The official Remastered code also drops, for an edited case, other cases' edits that contradict its new chain.
+        self.remastered_mask_edited = bool(remastered_mask_edited) and str(variant).startswith("remastered_")
         data = data if data is not None or variant is not None else "mquake_mini.json"
         self.data, self.method, self.prompting = data, method, prompting
         self.style = "mello" if method == "mello" else prompting
@@ -110,7 +113,8 @@ class MQuAKEBenchmark(Benchmark):
         self._group_of: dict[str, int] = {}
         self._unedited_groups: list[list[Case]] = []  # group -> its unedited cases (remastered_unedited)
         self._contaminating: dict[str, tuple] = {}  # unedited case -> its group's edits that rewrite its chain
-        self._case_memories: dict[str, Any] = {}  # unedited case -> its masked MeLLo memory
+        self._conflicting: dict[str, tuple] = {}  # edited case (remastered) -> its group's edits that contradict its new chain
+        self._case_memories: dict[str, Any] = {}  # case with masked edits -> its MeLLo memory
         self._memories: dict[int, Any] = {}  # group -> MemoryIndex (MeLLo)
         self._group_edits: dict[int, tuple] = {}  # group -> its distinct edits (in-context)
         self._retriever = None
@@ -134,6 +138,9 @@ class MQuAKEBenchmark(Benchmark):
         self._group_of = {c.case_id: g for gs in (self._groups, self._unedited_groups) for g, group in enumerate(gs) for c in group}
         self._contaminating = {c.case_id: tuple(remastered.contaminating(c, group_edits(self._groups[g])))
                                for g, group in enumerate(self._unedited_groups) for c in group}
+        if self.remastered_mask_edited and self._masks():
+            found = {c.case_id: tuple(remastered.contaminating(c, group_edits(group), chain="new")) for group in self._groups for c in group}
+            self._conflicting = {cid: edits for cid, edits in found.items() if edits}
         order = cases + unedited
         if self.method == "weight_edit" and self._groups:  # whole groups per call: each group is edited once
             members = [g + (self._unedited_groups[i] if self._unedited_groups else []) for i, g in enumerate(self._groups)]
@@ -149,11 +156,18 @@ class MQuAKEBenchmark(Benchmark):
                    "edits": [e.sentence for e in case.edits]}
             if self.remastered_unedited:
                 doc["kind"] = "unedited" if self._unedited(case) else "edited"
+            if case.case_id in self._conflicting:
+                doc["masked_edits"] = [e.sentence for e in self._conflicting[case.case_id]]
             out.append(Sample(id=case.case_id, doc=doc, prompt=f"{demos}\n\n{case.questions[0]}"))
         return out
 
     def _unedited(self, case: Case) -> bool:
         return case.case_id in self._contaminating
+
+    def _masked(self, case: Case) -> tuple:
+        """The group edits left out of this case's prompt or memory: an unedited case's
+        contaminating edits, or an edited case's conflicting ones (remastered)."""
+        return self._contaminating.get(case.case_id) or self._conflicting.get(case.case_id, ())
 
     def _judged_new(self, case: Case) -> bool:
         """Judged against the new answers: an editing method's edited cases (not unedited ones)."""
@@ -203,7 +217,7 @@ class MQuAKEBenchmark(Benchmark):
         g = self._group_of[case.case_id]
         if g not in self._group_edits:
             self._group_edits[g] = tuple(group_edits(self._groups[g]))
-        masked = self._contaminating.get(case.case_id, ())
+        masked = self._masked(case)
         return tuple(e for e in self._group_edits[g] if e not in masked) if masked else self._group_edits[g]
 
     def _asker(self, gen: Any, cases: Sequence[Case]) -> Callable[[list[tuple[Case, str]]], list[QuestionOutcome]]:
@@ -219,9 +233,9 @@ class MQuAKEBenchmark(Benchmark):
         return lambda items: run_mello(gen, retriever, [MelloItem(q, self._memory(c)) for c, q in items], demos, self.max_iterations, self.max_new_tokens)
 
     def _memory(self, case: Case) -> Any:
-        """The group's memory; for an unedited case without the edits that contaminate its chain."""
+        """The group's memory; without the edits that contaminate (unedited) or contradict (edited) its chain."""
         memory = self._memories[self._group_of[case.case_id]]
-        masked = self._contaminating.get(case.case_id, ())
+        masked = self._masked(case)
         if not masked:
             return memory
         if case.case_id not in self._case_memories:
@@ -316,6 +330,10 @@ class MQuAKEBenchmark(Benchmark):
             values["masked_edits"] = len(masked) if self._masks() else 0
             log["kind"] = "unedited"
             log["contaminating_edits"] = {"edits": [e.sentence for e in masked], "masked": self._masks()}
+        elif case.case_id in self._conflicting:
+            masked = self._conflicting[case.case_id]
+            values["conflicting_edits"] = values["masked_edits"] = len(masked)
+            log["conflicting_edits"] = {"edits": [e.sentence for e in masked], "masked": True}
         if g in self._edit_log:
             log["weight_edit"] = {k: v for k, v in self._edit_log[g].items() if k != "editor_stats"}
         if self.edit_wise and not self._unedited(case):  # an unedited case's own edits are not applied
@@ -339,6 +357,10 @@ class MQuAKEBenchmark(Benchmark):
         if size is not None and size > n_cases:
             details["k_note"] = (f"k={size} asked for, but the data has only {n_cases} evaluated cases: "
                                  f"one group of {n_cases} (k=all)")
+        if self._conflicting:
+            details["conflicting_edits"] = {"cases": len(self._conflicting), "edits": sum(map(len, self._conflicting.values())),
+                                            "masked": True, "rule": "other cases' edits that contradict an edited case's new chain "
+                                            "(same subject and relation, another object) are left out of its prompt or memory"}
         if self._edit_log:
             logs = list(self._edit_log.values())
             details["weight_edit"] = {"editor": self.editor_ref, "editor_args": self.editor_args, "groups": len(logs),

@@ -43,22 +43,26 @@ def assign_unedited(groups: Sequence[Sequence[Case]], unedited: Sequence[Case]) 
     return out
 
 
-def contaminating(case: Case, edits: Sequence[Edit]) -> list[Edit]:
-    """The edits that rewrite a hop of ``case``'s *original* chain to another object.
+def contaminating(case: Case, edits: Sequence[Edit], chain: str = "orig") -> list[Edit]:
+    """The edits that rewrite a hop of ``case``'s chain to another object: its *original* chain
+    (``chain="orig"``, an unedited case) or its *new* one (``"new"``, an edited case, whose chain
+    another case's edit may contradict).
 
-    With the Remastered triples (``orig_triples`` ids, ``orig_triples_labeled`` labels) the
-    official rule: same subject label and relation id as a hop, a different object label.
-    Without them: an edit whose cloze is a hop's cloze and whose target is not an accepted
-    answer of that hop.
+    With the Remastered triples (``orig_triples`` / ``new_triples`` ids and their ``_labeled``
+    labels) the official rule: same subject label and relation id as a hop, a different object
+    label. Without them: an edit whose cloze is a hop's cloze and whose target is not an
+    accepted answer of that hop.
     """
+    if chain not in ("orig", "new"):
+        raise ValueError(f"chain must be 'orig' or 'new', got {chain!r}")
     raw = case.raw or {}
-    ids, labeled = raw.get("orig_triples"), raw.get("orig_triples_labeled")
+    ids, labeled = raw.get(f"{chain}_triples"), raw.get(f"{chain}_triples_labeled")
     if ids and labeled:
         path = [(str(lab[0]), str(t[1]), str(lab[2])) for t, lab in zip(ids, labeled)]
         return [e for e in edits if any(e.subject == s and e.relation_id == r and e.target_new != o for s, r, o in path)]
     out = []
     for e in edits:
-        for hop in case.single_hops:
+        for hop in (case.single_hops if chain == "orig" else case.new_single_hops):
             if hop.cloze and normalize_answer(e.cloze) == normalize_answer(hop.cloze):
                 if normalize_answer(e.target_new) not in {normalize_answer(a) for a in hop_answers(hop)}:
                     out.append(e)

@@ -78,11 +78,41 @@ def test_mello_memories_drop_an_unedited_cases_contaminating_edits(tmp_path, ret
     bench._asker(None, [c["1"], c["3"], c["5"]])
     group = bench._memories[0]
     assert group.sentences == ["Bill Gates is a citizen of Country1", "Bill Gates is a citizen of Country2"]
-    assert bench._memory(c["1"]) is group and bench._memory(c["5"]) is group  # nothing to mask
+    assert bench._memory(c["5"]) is group  # nothing to mask
+    assert bench._memory(c["1"]).sentences == ["Bill Gates is a citizen of Country1"]  # edited: case 2's edit contradicts its new chain
     assert bench._memory(c["3"]).sentences == ["No relevant fact."]  # both edits rewrite its chain: the official placeholder
     bench._contaminating["5"] = (c["1"].edits[0],)  # a partial mask keeps the other edit and its embedding
     partial = bench._memory(c["5"])
     assert partial.sentences == ["Bill Gates is a citizen of Country2"] and torch.equal(partial.embeddings, group.embeddings[1:])
+
+
+def test_edited_cases_drop_other_cases_edits_that_contradict_their_new_chain(tmp_path, retriever):
+    """The official Remastered code masks, for an edited case too, the edits of other cases that
+    rewrite a hop of its *new* chain to another object: at 2 edits with k = all, cases 1 and 2
+    move Bill Gates to Country1 and Country2, so each one's memory and prompt lack the other's edit."""
+    folder = _hub_folder(tmp_path)
+    c = None
+    for unedited in (True, False):  # the same masks with and without the unedited cases
+        bench = _bench(folder, k="all", remastered_unedited=unedited)
+        samples = bench.samples(None, TaskContext(task="t"))
+        c = bench._cases
+        e1, e2 = c["1"].edits[0], c["2"].edits[0]
+        assert contaminating(c["1"], [e1, e2], chain="new") == [e2] and contaminating(c["2"], [e1, e2], chain="new") == [e1]
+        assert bench._context_edits(c["1"]) == (e1,) and bench._context_edits(c["2"]) == (e2,)
+        assert {s.id: s.doc.get("masked_edits") for s in samples if s.id in "12"} == {"1": [e2.sentence], "2": [e1.sentence]}
+    off = _bench(folder, k="all", remastered_mask_edited=False)
+    off.samples(None, TaskContext(task="t"))
+    assert off._context_edits(off._cases["1"]) == (e1, e2)  # the switch keeps every edit, as before the rule
+    one = _bench(folder, k=1)  # a group of one case has no other case's edit to mask
+    one.samples(None, TaskContext(task="t"))
+    assert one._conflicting == {}
+    mello = _bench(folder, method="mello", k="all", remastered_unedited=False)
+    mello._retriever = retriever
+    mello.samples(None, TaskContext(task="t"))
+    mello._asker(None, [mello._cases["1"], mello._cases["2"]])
+    assert mello._memory(mello._cases["1"]).sentences == ["Bill Gates is a citizen of Country1"]
+    with pytest.raises(ValueError, match="chain must be"):
+        contaminating(c["1"], [], chain="both")
 
 
 def test_bad_input_names_the_option(tmp_path):
