@@ -64,22 +64,23 @@ def _check(samples: list[dict], metrics: dict, where: str) -> None:
 
 
 def rows() -> list[list[str]]:
-    tasks: dict[tuple[str, str], tuple[dict, dict, Path]] = {}
+    tasks: dict[tuple[str, str, int], tuple[dict, dict, Path]] = {}  # the newest run per model, task and size
     for res_file in sorted(HERE.glob("*/results_*.json")):
         res = json.loads(res_file.read_text())
         for task, info in res["tasks"].items():
             if task in res["results"]:
-                tasks[(res["model"]["name"], task)] = (res, info, res_file.parent)
+                tasks[(res["model"]["name"], task, info["n_samples"])] = (res, info, res_file.parent)
     data = json.loads((HERE / "../../../../shared/refdata/mquake/MQuAKE-hard-dev100.json").resolve().read_text()) \
         if (HERE / "../../../../shared/refdata/mquake/MQuAKE-hard-dev100.json").exists() else None
     order = {str(c["case_id"]): i for i, c in enumerate(data)} if data else {}
     short = lambda t: t.removeprefix("mquake_hard_")  # noqa: E731
     out = []
-    for model in sorted({m for m, _ in tasks}):
-        mine = sorted([t for m, t in tasks if m == model], key=lambda t: ORDER.index(short(t)) if short(t) in ORDER else 99)
-        smallest = min(tasks[(model, t)][1]["n_samples"] for t in mine)
-        for task in mine:
-            res, info, folder = tasks[(model, task)]
+    for model in sorted({m for m, _, _ in tasks}):
+        mine = sorted([(t, n) for m, t, n in tasks if m == model], key=lambda tn: (ORDER.index(short(tn[0])) if short(tn[0]) in ORDER else 99, tn[1]))
+        smallest = min(n for _, n in mine)
+        largest = {t: max(n for u, n in mine if u == t) for t, _ in mine}
+        for task, n_samples in mine:
+            res, info, folder = tasks[(model, task, n_samples)]
             d = res["details"][task]
             samples = _load(folder, info["samples_file"])
             _check(samples, res["results"][task], f"{model}/{task}")
@@ -94,7 +95,7 @@ def rows() -> list[list[str]]:
                 if method == "FT":
                     method += f" (L-inf {d['weight_edit']['editor_args'].get('linf', 5e-4):g})"
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
-            if len(samples) > smallest and (d["method"] == "noedit" or str(d["k"]) == "1") and order:
+            if len(samples) > smallest and n_samples == largest[task] and (d["method"] == "noedit" or str(d["k"]) == "1") and order:
                 # per-case evaluation at k=1 / no edits, so the first cases are an exact subset
                 first = sorted(samples, key=lambda s: order[s["sample_id"]])[:smallest]
                 out.append(_row(model, method, f"{k} (first {smallest})", first, "–"))
