@@ -136,10 +136,11 @@ class MQuAKEBenchmark(Benchmark):
         self._unedited_groups = remastered.assign_unedited(self._groups, unedited) if unedited else []
         self._cases = {c.case_id: c for c in [*cases, *unedited]}
         self._group_of = {c.case_id: g for gs in (self._groups, self._unedited_groups) for g, group in enumerate(gs) for c in group}
-        self._contaminating = {c.case_id: tuple(remastered.contaminating(c, group_edits(self._groups[g])))
+        edits_of = [group_edits(group) for group in self._groups]  # once per group, not once per case
+        self._contaminating = {c.case_id: tuple(remastered.contaminating(c, edits_of[g]))
                                for g, group in enumerate(self._unedited_groups) for c in group}
         if self.remastered_mask_edited and self._masks():
-            found = {c.case_id: tuple(remastered.contaminating(c, group_edits(group), chain="new")) for group in self._groups for c in group}
+            found = {c.case_id: tuple(remastered.contaminating(c, edits_of[g], chain="new")) for g, group in enumerate(self._groups) for c in group}
             self._conflicting = {cid: edits for cid, edits in found.items() if edits}
         order = cases + unedited
         if self.method == "weight_edit" and self._groups:  # whole groups per call: each group is edited once
