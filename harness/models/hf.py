@@ -185,6 +185,12 @@ class HFAdapter(Tokenization, ModelAdapter):
         site ``("mlp_key", layer)``."""
         return self.layout.mlp_projection(layer)
 
+    def mlp_output_map(self, layer: int) -> Any:
+        """What block ``layer`` does to its MLP output (site ``("mlp_out", layer)``) before adding
+        it to the residual stream: a function of the output tensor (Gemma 2/3's post-MLP norm),
+        or None where it is added unchanged (pre-norm blocks)."""
+        return self.layout.mlp_output_norm(layer)
+
     def eos_ids(self) -> set[int]:
         """The token ids that end a generation (one rule for every decode path)."""
         return eos_ids(self.model, self.tokenizer)

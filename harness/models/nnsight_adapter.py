@@ -124,6 +124,12 @@ class NNsightAdapter(Tokenization, ModelAdapter):
     def mlp_projection(self, layer: int) -> tuple[torch.Tensor, str]:
         return self._layout.mlp_projection(layer)
 
+    def mlp_output_map(self, layer: int) -> Any:
+        """What block ``layer`` does to its MLP output (site ``("mlp_out", layer)``) before adding
+        it to the residual stream: a function of the output tensor (Gemma 2/3's post-MLP norm),
+        or None where it is added unchanged (pre-norm blocks)."""
+        return self._layout.mlp_output_norm(layer)
+
     def interchange_engine(self) -> Any:
         """Full forwards with an edit: nnsight has no cached partial re-run."""
         if self._engine is None:

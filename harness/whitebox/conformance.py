@@ -157,6 +157,29 @@ def check_mlp_sites(subject: Subject) -> None:
     assert not torch.allclose(edited.logits, adapter.forward(PROMPTS[:2]).logits), "an MLP edit changed nothing"
 
 
+def check_mlp_output_map(subject: Subject) -> None:
+    """``mlp_output_map(l)`` says what reaches the residual stream: adding v to block l's MLP
+    output moves residual site l by map(m + v) - map(m) (by v where the map is None), which
+    weight editors that write residual-stream changes (MEMIT) rely on."""
+    adapter = subject.make(batch_size=4)
+    _needs(adapter, Capability.SITE_READ, Capability.SITE_EDIT)
+    if not hasattr(adapter, "mlp_output_map"):
+        raise Skip("the adapter has no mlp_output_map")
+    for layer in (1, adapter.num_layers):
+        base = adapter.forward(PROMPTS[:1], sites=[("mlp_out", layer), layer])
+        m = base.states[("mlp_out", layer)][0, -1]
+        v = torch.randn(m.shape[-1], generator=torch.Generator().manual_seed(layer)).to(m.device, m.dtype)
+        v = v * (0.3 * m.float().norm().clamp(min=1e-3) / v.float().norm()).to(m.dtype)
+        add = [Intervention(("mlp_out", layer), [-1], lambda h, _s: h + v)]
+        moved = adapter.run_with_interventions(PROMPTS[:1], add, sites=[layer], grad=False)
+        got = (moved.states[layer][0, -1].float() - base.states[layer][0, -1].float()).cpu()
+        fn = adapter.mlp_output_map(layer)
+        with torch.no_grad():
+            want = v.float().cpu() if fn is None else (fn(m + v).float() - fn(m).float()).cpu()
+        torch.testing.assert_close(got, want, atol=10 * subject.atol, rtol=10 * subject.atol,
+                                   msg=_prefixed(f"residual change from an MLP-output edit at block {layer}"))
+
+
 def check_interchange_equals_hooked_forward(subject: Subject) -> None:
     """The adapter's interchange engine (cached, or full forwards) equals the reference model
     run with a plain torch hook that writes the source state into the base at the site."""
@@ -282,6 +305,7 @@ CHECKS: dict[str, Callable[[Subject], None]] = {
     "generation_equals_one_at_a_time": check_generation_equals_one_at_a_time,
     "site_reads_equal_hidden_states": check_site_reads_equal_hidden_states,
     "mlp_sites": check_mlp_sites,
+    "mlp_output_map": check_mlp_output_map,
     "interchange_equals_hooked_forward": check_interchange_equals_hooked_forward,
     "site_states_equal_full_run": check_site_states_equal_full_run,
     "hooks_removed_after_exception": check_hooks_removed_after_exception,

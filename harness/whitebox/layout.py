@@ -25,6 +25,8 @@ _FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_layernorm", "nor
 _BLOCK_LIST_NAMES = ("layers", "h", "blocks", "decoder_layers")
 _MLP_NAMES = ("mlp", "feed_forward", "ffn")
 _DOWN_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")
+#: A norm applied to the MLP output before the residual sum (Gemma 2/3, OLMo 2).
+_POST_MLP_NORM_NAMES = ("post_feedforward_layernorm", "post_mlp_layernorm")
 MLP_KINDS = ("mlp_in", "mlp_out", "mlp_key")
 
 
@@ -100,6 +102,12 @@ class Layout:
         if not isinstance(weight, torch.Tensor):
             raise TypeError(f"the MLP output projection of block {layer} has a {type(weight).__name__} as its weight, not a tensor")
         return weight, ("in_out" if type(module).__name__ == "Conv1D" else "out_in")
+
+    def mlp_output_norm(self, layer: int) -> nn.Module | None:
+        """The norm block ``layer`` applies to its MLP output before adding it to the residual
+        stream (Gemma 2/3's ``post_feedforward_layernorm``), or None where it is added as it is."""
+        block = self.blocks[int(layer) - 1]
+        return next((m for m in (getattr(block, n, None) for n in _POST_MLP_NORM_NAMES) if isinstance(m, nn.Module)), None)
 
     def check_site(self, site: Site) -> None:
         n = self.num_layers

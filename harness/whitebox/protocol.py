@@ -28,7 +28,7 @@ WHITE_BOX_API = frozenset({
     # decoding rules
     "unembed", "unembedder", "decoding",
     # interchange interventions, weight edits, batching
-    "interchange_engine", "weight_edits", "mlp_projection", "sizer",
+    "interchange_engine", "weight_edits", "mlp_projection", "mlp_output_map", "sizer",
 })
 
 PLUGIN_API = BLACK_BOX_API | WHITE_BOX_API

@@ -55,3 +55,18 @@ def test_a_broken_adapter_fails_the_suite():
     subject.make = drifting
     with pytest.raises(AssertionError, match="batched vs unbatched"):
         CHECKS["batched_equals_unbatched"](subject)
+
+
+def test_an_adapter_that_hides_its_post_mlp_norm_fails_the_suite():
+    """A Gemma 3 adapter claiming its MLP output reaches the residual stream unchanged is caught."""
+    subject = hf_subject("gemma3")
+    make = subject.make
+
+    def hiding(batch_size=4):
+        adapter = make(batch_size=batch_size)
+        adapter.mlp_output_map = lambda layer: None
+        return adapter
+
+    subject.make = hiding
+    with pytest.raises(AssertionError, match="residual change from an MLP-output edit"):
+        CHECKS["mlp_output_map"](subject)
