@@ -165,33 +165,79 @@ def test_covariance_is_cached_per_fingerprint(tiny, tmp_path, monkeypatch):
     assert len(covariance.sotu_texts(500, tiny)) > 1 and sum(map(len, covariance.sotu_texts(500, tiny))) == 500
 
 
-def test_memit_on_gemma3_with_its_bos_token():
+@pytest.fixture(scope="module")
+def gemma():
     from harness.testing import tiny_adapter
+
+    return tiny_adapter("gemma3", seed=1)
+
+
+def test_memit_on_gemma3_with_its_bos_token(gemma):
     from harness_plugins.mquake.editors import MEMITEditor
 
-    gemma = tiny_adapter("gemma3", seed=1)
     assert gemma.add_bos_token
     edit = _edit(gemma, "The mother tongue of {}", "Danielle Darrieux")
     pairs = [(edit.cloze, edit.target_new), (edit.cloze, edit.target_true)]
     before = _logprobs(gemma, pairs)
-    with gemma.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, allow_normalised_mlp=True, **TINY_VALUES), [edit]):
+    editor = MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES)
+    with gemma.weight_edits(editor, [edit]):
         after = _logprobs(gemma, pairs)
     assert after[0] - before[0] > UNRELATED_BOUND and after[0] - after[1] > before[0] - before[1]
     assert _logprobs(gemma, pairs) == before
+    assert editor.last_stats["mlp_norm"] == "linearise" and sorted(editor.last_stats["landing_error"]) == [1, 2]
 
 
-def test_memit_refuses_a_normalised_mlp_output_unless_allowed(tiny):
-    """Gemma 3 normalises the MLP output before the residual sum, so MEMIT's rule does not hold
-    there: the editor measures it through the adapter and says so, before touching a weight."""
+def test_through_norm_inverts_gemmas_post_mlp_norm(gemma):
+    """The MLP-output change that MEMIT writes on a post-norm model: through Gemma 3's real
+    ``post_feedforward_layernorm``, a reachable residual change is hit exactly, an arbitrary one
+    far closer than by writing it into the MLP output as it is."""
+    from harness_plugins.mquake.editors.memit import landing_error, through_norm
+
+    fn = gemma.mlp_output_map(1)
+    assert fn is not None and gemma.mlp_output_map(1) is fn
+    gen = torch.Generator().manual_seed(0)
+    m = torch.randn(6, gemma.hidden_size, generator=gen)
+    with torch.no_grad():
+        reachable = fn(m + 0.5 * torch.randn(m.shape, generator=gen)) - fn(m)
+    d, err = through_norm(fn, m, reachable)
+    assert err < 1e-4 and abs(landing_error(fn, m, d, reachable) - err) < 1e-9
+    big = 4 * m  # an MLP output 4x the norm's scale, as trained models' are not at scale 1
+    r = torch.randn(m.shape, generator=gen) * 0.05
+    assert through_norm(fn, big, r)[1] < 0.5 * landing_error(fn, big, r, r)
+
+
+def test_memit_lands_closer_on_a_post_norm_model_than_the_literal_rule(gemma):
+    """On one block of tiny Gemma 3, the requested residual change is reached more closely by
+    carrying it through the norm (``linearise``) than by writing it as it is (``ignore``)."""
+    from harness_plugins.mquake.editors import MEMITEditor
+
+    edit = _edit(gemma, "The mother tongue of {}", "Danielle Darrieux")
+    errors = {}
+    for rule in ("linearise", "ignore"):
+        editor = MEMITEditor(layers=[2], mom2_weight=1.0, mlp_norm=rule, **TINY_VALUES)
+        with gemma.weight_edits(editor, [edit]):
+            pass
+        errors[rule] = editor.last_stats["landing_error"][2]
+    assert errors["linearise"] < 0.75 * errors["ignore"], errors
+    with pytest.raises(ValueError, match="mlp_norm must be one of linearise, ignore"):
+        MEMITEditor(mlp_norm="invert")
+
+
+def test_memit_refuses_a_model_whose_mlp_output_map_is_wrong(tiny, gemma):
+    """MEMIT checks through the adapter that ``mlp_output_map`` predicts the residual change;
+    a Gemma adapter that claimed its MLP output is added unchanged is refused before any
+    weight moves, with the fix named."""
     from harness.testing import tiny_adapter
     from harness_plugins.mquake.editors import MEMITEditor
-    from harness_plugins.mquake.editors.memit import check_mlp_adds_to_residual
+    from harness_plugins.mquake.editors.memit import check_mlp_output_map
 
-    check_mlp_adds_to_residual(tiny, 2)  # Llama: pre-norm, the MLP output is added as it is
-    gemma = tiny_adapter("gemma3", seed=1)
-    edit = _edit(gemma, "The mother tongue of {}", "Danielle Darrieux")
-    w = gemma.mlp_projection(1)[0].detach().clone()
-    with pytest.raises(ValueError, match="post_feedforward_layernorm.*allow_normalised_mlp"):
-        with gemma.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES), [edit]):
+    check_mlp_output_map(tiny, 2)  # Llama: pre-norm, the MLP output is added as it is
+    check_mlp_output_map(gemma, 1)  # Gemma 3 with its real map
+    liar = tiny_adapter("gemma3", seed=2)
+    liar.mlp_output_map = lambda layer: None
+    edit = _edit(liar, "The mother tongue of {}", "Danielle Darrieux")
+    w = liar.mlp_projection(1)[0].detach().clone()
+    with pytest.raises(ValueError, match="mlp_output_map does not describe.*mlp_norm: ignore"):
+        with liar.weight_edits(MEMITEditor(layers=[1, 2], mom2_weight=1.0, **TINY_VALUES), [edit]):
             pass
-    assert torch.equal(gemma.mlp_projection(1)[0], w)
+    assert torch.equal(liar.mlp_projection(1)[0], w)
