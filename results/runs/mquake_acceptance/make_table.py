@@ -4,9 +4,10 @@
 
 Reads every ``<model>/results_*.json`` here and each task's ``samples_*.jsonl``; every
 number is recomputed from the per-sample values and checked against the results file's
-aggregate (so the table cannot drift from the logs). Where a model's k=1 / no-edit task
-covers more cases than its smallest task, an extra row restricts it to those first cases
-(per-case evaluation, so the subset is exact). "question 1" = multi-hop accuracy on the
+aggregate (so the table cannot drift from the logs). Where a task covers more cases than one
+of the model's ``SLICES``, an extra row restricts it to those first cases (per-case
+evaluation, so the subset is exact; at k = all those cases were asked under all the run's
+edits). "question 1" = multi-hop accuracy on the
 first paraphrase only, which every task asks, so it compares tasks asking 1 or 3.
 """
 
@@ -19,6 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = ["noedit", "noedit_cot", "incontext_k1", "incontext_kall", "mello_k1", "mello_k1_q1", "mello_kall", "mello_kall_q1",
          "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_kall", "memit_k1", "memit_kall"]
+#: The first-N-cases rows per model: the sizes its smaller runs cover, so every method can be
+#: compared on the same cases.
+SLICES = {"smollm2-135m": [10, 40], "gemma3-270m": [5]}
 HEADER = ["model", "method", "k", "cases", "questions asked", "multi-hop acc (any asked)", "multi-hop acc (question 1)", "hop-wise",
           "instance-wise", "edit-wise", "old-answer rate", "parse failures / questions", "wrong retrievals / edited-hop retrievals",
           "ignored edits / right retrievals", "out of iterations / questions", "wall s"]
@@ -95,10 +99,14 @@ def rows() -> list[list[str]]:
                 if method == "FT":
                     method += f" (L-inf {d['weight_edit']['editor_args'].get('linf', 5e-4):g})"
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
-            if len(samples) > smallest and n_samples == largest[task] and (d["method"] == "noedit" or str(d["k"]) == "1") and order:
-                # per-case evaluation at k=1 / no edits, so the first cases are an exact subset
-                first = sorted(samples, key=lambda s: order[s["sample_id"]])[:smallest]
-                out.append(_row(model, method, f"{k} (first {smallest})", first, "–"))
+            if n_samples != largest[task] or not order:
+                continue
+            for size in SLICES.get(model, [smallest]):
+                if len(samples) > size:
+                    # evaluation is per case, so the first cases are an exact subset of the run (at
+                    # k = all their prompts are asked under every evaluated case's edits)
+                    first = sorted(samples, key=lambda s: order[s["sample_id"]])[:size]
+                    out.append(_row(model, method, f"{k} (first {size})", first, "–"))
     return out
 
 
