@@ -1,6 +1,7 @@
 """The MQuAKE acceptance table (markdown) from this folder's results files and sample logs.
 
-    python results/runs/mquake_acceptance/make_table.py
+    python results/runs/mquake_acceptance/make_table.py            # every run, and its slices
+    python results/runs/mquake_acceptance/make_table.py --cases 40 # every method on the first 40 cases
 
 Reads every ``<model>/results_*.json`` here and each task's ``samples_*.jsonl``; every
 number is recomputed from the per-sample values and checked against the results file's
@@ -19,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["noedit", "noedit_cot", "incontext_k1", "incontext_kall", "mello_k1", "mello_k1_q1", "mello_kall", "mello_kall_q1",
-         "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_kall", "memit_k1", "memit_kall"]
+         "ft_k1", "ft_kall", "ft_k1_linf5e-3", "rome_k1", "rome_k1_cot", "rome_kall", "memit_k1", "memit_k1_cot", "memit_kall"]
 #: The first-N-cases rows per model: the sizes its smaller runs cover, so every method can be
 #: compared on the same cases.
 SLICES = {"smollm2-135m": [10, 40], "gemma3-270m": [5]}
@@ -98,6 +99,8 @@ def rows() -> list[list[str]]:
                 method = d["weight_edit"]["editor"].rsplit(":", 1)[-1].removesuffix("Editor")
                 if method == "FT":
                     method += f" (L-inf {d['weight_edit']['editor_args'].get('linf', 5e-4):g})"
+                if d.get("prompting") == "cot":
+                    method += " (chain of thought)"
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
             if n_samples != largest[task] or not order:
                 continue
@@ -144,7 +147,16 @@ def _print(header: list[str], body: list[list[str]]) -> None:
 
 
 def main() -> None:
-    _print(HEADER, rows())
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", type=int, help="only the rows over exactly this many cases (every method on the same cases)")
+    args = ap.parse_args()
+    body = rows()
+    if args.cases:
+        _print(HEADER, [r for r in body if r[3] == str(args.cases)])
+        return
+    _print(HEADER, body)
     print()
     _print(MELLO_HEADER, mello_rows())
 
