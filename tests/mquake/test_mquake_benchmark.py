@@ -165,7 +165,8 @@ EDITOR_TASKS = sorted(p for m in ("ft", "rome", "memit") for p in (__import__("p
 
 
 def test_every_editor_has_tasks():
-    assert len(EDITOR_TASKS) == 10  # hard: 3 editors x (k=1, k=all) + FT with a looser bound; mini: one each
+    # hard: 3 editors x (k=1, k=all) + FT with a looser bound + ROME/MEMIT k=1 with CoT; mini: one each
+    assert len(EDITOR_TASKS) == 12
 
 
 @pytest.mark.parametrize("path", EDITOR_TASKS, ids=lambda p: p.stem)
