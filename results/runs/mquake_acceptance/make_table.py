@@ -68,24 +68,41 @@ def _check(samples: list[dict], metrics: dict, where: str) -> None:
             raise SystemExit(f"{where}: {name} {metrics[name]} in the results file, {mine} from the sample log")
 
 
+#: MEMIT runs from before ``mlp_norm`` existed (commit dffa62f): they wrote R into the MLP output
+#: as it is, the rule now called ``mlp_norm: ignore``.
+BEFORE_MLP_NORM = {"gemma3-270m/results_20261201T222054_07c5bc.json"}
+
+
+def _mlp_norm(res: dict, res_file: Path, task: str) -> str:
+    """MEMIT's post-norm rule for rows of a model whose MLP output is normalised (else "")."""
+    args = res["tasks"][task]["args"]
+    if "MEMITEditor" not in str(args.get("editor")) or not res["model"]["name"].startswith("gemma"):
+        return ""
+    if f"{res_file.parent.name}/{res_file.name}" in BEFORE_MLP_NORM:
+        return "ignore"
+    return args.get("editor_args", {}).get("mlp_norm", "linearise")
+
+
 def rows() -> list[list[str]]:
-    tasks: dict[tuple[str, str, int], tuple[dict, dict, Path]] = {}  # the newest run per model, task and size
+    tasks: dict[tuple[str, str, int], tuple[dict, dict, Path, str]] = {}  # the newest run per model, task and size
     for res_file in sorted(HERE.glob("*/results_*.json")):
         res = json.loads(res_file.read_text())
         for task, info in res["tasks"].items():
             if task in res["results"]:
-                tasks[(res["model"]["name"], task, info["n_samples"])] = (res, info, res_file.parent)
+                rule = _mlp_norm(res, res_file, task)
+                tasks[(res["model"]["name"], task + (f" [{rule}]" if rule else ""), info["n_samples"])] = (res, info, res_file.parent, task)
     data = json.loads((HERE / "../../../../shared/refdata/mquake/MQuAKE-hard-dev100.json").resolve().read_text()) \
         if (HERE / "../../../../shared/refdata/mquake/MQuAKE-hard-dev100.json").exists() else None
     order = {str(c["case_id"]): i for i, c in enumerate(data)} if data else {}
     short = lambda t: t.removeprefix("mquake_hard_")  # noqa: E731
     out = []
     for model in sorted({m for m, _, _ in tasks}):
-        mine = sorted([(t, n) for m, t, n in tasks if m == model], key=lambda tn: (ORDER.index(short(tn[0])) if short(tn[0]) in ORDER else 99, tn[1]))
+        base = lambda t: short(t).split(" [")[0]  # noqa: E731
+        mine = sorted([(t, n) for m, t, n in tasks if m == model], key=lambda tn: (ORDER.index(base(tn[0])) if base(tn[0]) in ORDER else 99, tn[1], tn[0]))
         smallest = min(n for _, n in mine)
         largest = {t: max(n for u, n in mine if u == t) for t, _ in mine}
-        for task, n_samples in mine:
-            res, info, folder = tasks[(model, task, n_samples)]
+        for label, n_samples in mine:
+            res, info, folder, task = tasks[(model, label, n_samples)]
             d = res["details"][task]
             samples = _load(folder, info["samples_file"])
             _check(samples, res["results"][task], f"{model}/{task}")
@@ -101,8 +118,10 @@ def rows() -> list[list[str]]:
                     method += f" (L-inf {d['weight_edit']['editor_args'].get('linf', 5e-4):g})"
                 if d.get("prompting") == "cot":
                     method += " (chain of thought)"
+                if " [" in label:
+                    method += f" (mlp_norm: {label.split(' [')[1].rstrip(']')})"
             out.append(_row(model, method, k, samples, f"{info['wall_seconds']:.0f}"))
-            if n_samples != largest[task] or not order:
+            if n_samples != largest[label] or not order:
                 continue
             for size in SLICES.get(model, [smallest]):
                 if len(samples) > size:
