@@ -165,17 +165,10 @@ def check_mlp_output_map(subject: Subject) -> None:
     _needs(adapter, Capability.SITE_READ, Capability.SITE_EDIT)
     if not hasattr(adapter, "mlp_output_map"):
         raise Skip("the adapter has no mlp_output_map")
+    from harness.whitebox.mlp_map import mlp_edit_residual_change
+
     for layer in (1, adapter.num_layers):
-        base = adapter.forward(PROMPTS[:1], sites=[("mlp_out", layer), layer])
-        m = base.states[("mlp_out", layer)][0, -1]
-        v = torch.randn(m.shape[-1], generator=torch.Generator().manual_seed(layer)).to(m.device, m.dtype)
-        v = v * (0.3 * m.float().norm().clamp(min=1e-3) / v.float().norm()).to(m.dtype)
-        add = [Intervention(("mlp_out", layer), [-1], lambda h, _s: h + v)]
-        moved = adapter.run_with_interventions(PROMPTS[:1], add, sites=[layer], grad=False)
-        got = (moved.states[layer][0, -1].float() - base.states[layer][0, -1].float()).cpu()
-        fn = adapter.mlp_output_map(layer)
-        with torch.no_grad():
-            want = v.float().cpu() if fn is None else (fn(m + v).float() - fn(m).float()).cpu()
+        got, want = mlp_edit_residual_change(adapter, PROMPTS[0], layer, scale=0.3, seed=layer)
         torch.testing.assert_close(got, want, atol=10 * subject.atol, rtol=10 * subject.atol,
                                    msg=_prefixed(f"residual change from an MLP-output edit at block {layer}"))
 

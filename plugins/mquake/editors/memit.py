@@ -106,23 +106,13 @@ def check_mlp_output_map(adapter: Any, layer: int, tolerance: float = 1e-3) -> N
     """Raise unless the adapter's ``mlp_output_map`` predicts how adding v to block ``layer``'s
     MLP output moves the residual stream after it (relative error <= ``tolerance``): MEMIT
     relies on it. Two short forwards, once per model fingerprint and layer."""
-    from harness.models.base import Intervention
+    from harness.whitebox.mlp_map import mlp_edit_residual_change
 
     key = (adapter.fingerprint(), int(layer))
     fn = adapter.mlp_output_map(layer)
     if key not in _MAP_ERRORS:
-        text = ["The Eiffel Tower is in the city of"]
-        base = adapter.forward(text, sites=[("mlp_out", layer), layer])
-        m = base.states[("mlp_out", layer)][0, -1].float()
-        gen = torch.Generator().manual_seed(0)
-        v = torch.randn(m.shape[-1], generator=gen).to(m.device)
-        v = v * (0.1 * m.norm().clamp(min=1e-3) / v.norm())
-        iv = Intervention(("mlp_out", layer), [-1], lambda h, _s: h + v.to(h.dtype))
-        moved = adapter.run_with_interventions(text, [iv], sites=[layer], grad=False)
-        change = moved.states[layer][0, -1].float() - base.states[layer][0, -1].float()
-        with torch.no_grad():
-            want = v if fn is None else fn(m + v).float() - fn(m).float()
-        _MAP_ERRORS[key] = float((change - want).norm() / want.norm().clamp(min=1e-12))
+        got, want = mlp_edit_residual_change(adapter, "The Eiffel Tower is in the city of", layer, scale=0.1, seed=0)
+        _MAP_ERRORS[key] = float((got - want).norm() / want.norm().clamp(min=1e-12))
     err = _MAP_ERRORS[key]
     if err > tolerance:
         what = "added unchanged" if fn is None else "passed through the norm the adapter reports"
