@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from harness.interventions.run_store import RunStore
 from harness.interventions.tokens import TokenBatch
 from harness.models.batching import run_batched_by_length
 from harness_plugins.ravel.engine_ext import encode_prompts, teacher_forced
@@ -50,7 +51,9 @@ class RavelRunner:
         self.engine = adapter.interchange_engine()
         self._encoded: dict[tuple[str, tuple[int, int]], tuple[list[int], int]] = {}
         self._states: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
-        self._runs: dict[tuple, Any] = {}  # clean runs of evaluation prompts, shared by methods
+        # clean runs of every prompt run so far (instance building, evaluation, training bases),
+        # shared by methods and splits: each prompt is run through the model once
+        self.store = RunStore(self.engine, [site])
         self._value_ids: dict[tuple[str, str], tuple[int, ...]] = {}
 
     # -- values as tokens ----------------------------------------------------------------
@@ -95,6 +98,12 @@ class RavelRunner:
 
         if missing:
             self.encode([k[0] for k in missing], [k[1] for k in missing])
+            for k in list(missing):  # a prompt already run clean has its state in the store
+                ids, pos = self._encoded[k]
+                h = self.store.state(ids, self.site, pos)
+                if h is not None:
+                    self._states[k] = h.float().cpu()
+            missing = [k for k in missing if k not in self._states]
         length = lambda k: len(self._encoded[k][0])  # noqa: E731
         for k, h in zip(missing, run_batched_by_length(missing, self.adapter.sizer, read, length, default=self.batch_size)):
             self._states[k] = h
@@ -109,7 +118,7 @@ class RavelRunner:
 
     # -- generation ----------------------------------------------------------------------
     def generate(self, prompts: Sequence[Sequence[int]], positions: Sequence[int] | None = None,
-                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None, reuse: bool = False,
+                 fn: InterchangeFn | None = None, sources: torch.Tensor | None = None,
                  max_new_tokens: int | Sequence[int] | None = None) -> list[Completion]:
         """Greedy continuations of token-id prompts, in chunks, through the shared engine's
         KV-cached intervened generation; without ``fn`` the identity is applied at each
@@ -117,9 +126,9 @@ class RavelRunner:
 
         ``max_new_tokens``: one budget for all, or one per prompt (a row stops, and leaves the
         batch, once it has what its rule needs: greedy outputs are prefix-consistent, so a
-        shorter budget gives the same first tokens). With ``reuse`` the clean runs of these
-        prompts (site states and K/V only) are kept and shared by later calls on the same
-        prompts: every method is evaluated on the same bases.
+        shorter budget gives the same first tokens). The clean runs of the prompts (site states
+        and K/V) come from, and go to, the runner's :class:`RunStore`: every method and split is
+        evaluated on the same bases, run once.
         """
         from harness.interventions.generation import generate_with_intervention
 
@@ -130,7 +139,7 @@ class RavelRunner:
 
         def batch(rows: Sequence[int]) -> list[Completion]:
             chunk = [tuple(prompts[i]) for i in rows]
-            run = self._clean_run(chunk, reuse)
+            run = self.store.run(chunk, chunk_size=len(chunk))
             if fn is None:
                 pos, f, src = [-1] * len(chunk), keep_base, torch.zeros(len(chunk), self.adapter.hidden_size)
             else:
@@ -143,16 +152,6 @@ class RavelRunner:
         return run_batched_by_length(list(range(len(prompts))), self.adapter.sizer, batch, lambda i: len(prompts[i]),
                                      default=self.batch_size)
 
-    def _clean_run(self, chunk: list[tuple[int, ...]], reuse: bool):
-        key = tuple(chunk)
-        if key in self._runs:
-            return self._runs[key]
-        # generation reads the site's states and every layer's K/V only
-        run = self.engine.run(TokenBatch.from_ids(chunk, self.engine.pad_id), chunk_size=len(chunk), sites=[self.site])
-        if reuse:
-            self._runs[key] = run
-        return run
-
     def complete(self, texts: Sequence[str], budgets: Sequence[int] | None = None) -> list[Completion]:
         """Clean greedy outputs of plain texts (instance building), ``budgets`` new tokens each
         (default: the cap)."""
@@ -161,7 +160,7 @@ class RavelRunner:
     def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample], max_new_tokens: int | None = None) -> list[Completion]:
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
-        return self.generate(ids, pos, fn, src, reuse=True, max_new_tokens=max_new_tokens)
+        return self.generate(ids, pos, fn, src, max_new_tokens=max_new_tokens)
 
     def records(self, fn: InterchangeFn, examples: Sequence[RavelExample]) -> list[dict]:
         """Intervene on every example and judge its output under every matching rule
@@ -181,6 +180,7 @@ class RavelRunner:
         targets = [e.inv_label_tokens if c else e.label_tokens for e, c in zip(examples, cause)]
         width = min(self.max_new_tokens, max((len(t) for t in targets), default=1))  # the longest target, not the cap
         seqs, reads, tgts = teacher_forced(ids, targets, width)
-        run = self.engine.run(TokenBatch.from_ids(seqs, self.engine.pad_id), chunk_size=self.batch_size, sites=[self.site])
+        # each base extends its prompt, which instance building ran: only the target columns run
+        run = self.store.run(seqs, chunk_size=self.batch_size, extends=[len(i) for i in ids], keep=False)
         src = self.entity_states([e.source_input for e in examples], [e.source_span for e in examples])
         return CachedProblem(self.engine, run, self.site, torch.tensor(pos), src.to(self.engine.device), tgts, reads)

@@ -55,18 +55,24 @@ def test_encode_prompts_matches_the_adapter(bos):
         assert ad.tokenizer.decode(seq[: p + 1]).endswith(text[s:e])
 
 
-@pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
-def test_teacher_forced_problem_equals_hooked_full_forward(arch):
+@pytest.mark.parametrize("arch,warm", [("llama", False), ("gpt2", False), ("neox", False), ("llama", True), ("gpt2", True)])
+def test_teacher_forced_problem_equals_hooked_full_forward(arch, warm):
     """The training problem (cached engine, (B, 3) reads) gives the logits of a full forward
-    of prompt + target tokens with a hook, and gradients reach the rotation."""
+    of prompt + target tokens with a hook, and gradients reach the rotation. ``warm``: the
+    prompts were run clean before (as instance building does), so only the target columns run."""
     ad = adapter(arch)
     texts, spans = _texts_spans()
     runner = RavelRunner(ad, site=1, batch_size=4)  # chunked clean runs
+    if warm:
+        runner.complete(texts, budgets=[1] * len(texts))
+    before = runner.store.computed_tokens
     examples = [SimpleNamespace(input=t, entity_span=s, source_input=texts[-1 - i], source_span=spans[-1 - i],
                                 inv_label_tokens=(11, 22, 33)[: 1 + i % 3], label_tokens=(44, 55))
                 for i, (t, s) in enumerate(zip(texts, spans))]
     problem = runner.problem(examples, [i % 2 == 0 for i in range(len(examples))])
     ids, pos = runner.encode(texts, spans)
+    if warm:  # each base ran at most its target columns and what its batch's shortest prompt lacks
+        assert runner.store.computed_tokens - before < sum(map(len, ids))
     targets = [e.inv_label_tokens if i % 2 == 0 else e.label_tokens for i, e in enumerate(examples)]
     seqs, reads, tgts = teacher_forced(ids, targets, 3)
     assert torch.equal(problem.targets, tgts) and torch.equal(problem.read_positions, reads)
