@@ -161,8 +161,15 @@ def auto_threads(cores: int, busy: float | None) -> int:
 
 
 def choose(setting: int | str) -> ThreadChoice:
+    """The thread count for ``setting``; under ``auto`` the load comes from the interval since the
+    last reading (e.g. the previous task: a long window that costs no waiting) when it spans at
+    least a second, else from a fresh ``WINDOW_S`` sample."""
     cores = usable_cores()
-    busy = busy_cores(cores) if setting == AUTO and len(cores) > 1 else None
+    busy = None
+    if setting == AUTO and len(cores) > 1:
+        busy = busy_since_last()
+        if busy is None:
+            busy = busy_cores(cores)
     threads = auto_threads(len(cores), busy) if setting == AUTO else int(setting)
     return ThreadChoice(setting=setting, threads=threads, cores=len(cores), busy_cores=busy, loadavg=loadavg())
 

@@ -136,3 +136,21 @@ def test_recheck_changes_nothing_under_a_fixed_setting():
     finally:
         threads.configure("auto")
         torch.set_num_threads(before)
+
+
+def test_auto_between_tasks_reads_the_interval_since_the_last_reading_without_waiting():
+    """The per-task choice uses the previous task's window when it spans a second; the first
+    choice of a run (no interval yet) samples for WINDOW_S."""
+    if threads.machine()["cores"] < 2:
+        pytest.skip("auto only measures load with two or more usable cores")
+    with busy_processes(1):
+        threads.busy_since_last(0.0)
+        time.sleep(1.2)
+        t0 = time.perf_counter()
+        choice = threads.choose(threads.AUTO)
+        assert time.perf_counter() - t0 < threads.WINDOW_S / 2  # no sampling window
+    assert choice.busy_cores is not None and choice.busy_cores >= 0.8
+    threads.busy_since_last(0.0)
+    t0 = time.perf_counter()
+    threads.choose(threads.AUTO)  # the interval is too short: a fresh sample
+    assert time.perf_counter() - t0 >= threads.WINDOW_S
