@@ -217,6 +217,12 @@ class InterchangeEngine:
         read = _resolve_reads(batch, read_positions).to(self.device)
         if run.states[site].shape[-1] == 0:
             raise ValueError(f"this run kept no states at site {site} (see run(..., sites=...))")
+        if site != self.num_layers:
+            from harness.interventions.row_resume import resume_rows, row_windows, worth_it
+
+            if worth_it(self, *row_windows(pos, read)):  # rows whose windows differ: each runs its own
+                with _frozen(self.model):
+                    return self._head(resume_rows(self, run, site, pos, source, fn, read))
         start = min(int(pos.min()), int(read.min()))
         stop = max(int(pos.max()), int(read.max())) + 1
         rows = torch.arange(len(batch), device=self.device)

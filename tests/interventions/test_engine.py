@@ -153,3 +153,26 @@ def test_several_reads_per_example_and_site_subsets(setup):
                                engine.intervene(base_run, 2, BASE_POS, src_run.at(2, SRC_POS), vanilla), atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="kept no states at site 1"):
         slim.at(1, BASE_POS)
+
+
+def test_per_row_windows_equal_the_one_window_re_run(setup, monkeypatch):
+    """Bases whose windows differ run each its own positions (left-aligned after their cached
+    prefixes); logits and gradients are those of the batch-wide window."""
+    from harness.interventions import row_resume
+
+    engine, base, source = setup
+    base_run, src_run = engine.run(base), engine.run(source)
+    pos = base.resolve(BASE_POS)
+    read = torch.stack([base.resolve([-1] * len(base)), base.resolve([-2] * len(base))], 1)
+    assert row_resume.worth_it(engine, *row_resume.row_windows(pos, read))
+    d = base_run.states[0].shape[-1]
+    outs = []
+    for per_row in (True, False):
+        if not per_row:
+            monkeypatch.setattr(row_resume, "worth_it", lambda *a: False)
+        module = RotatedSubspace(d, rank=2, seed=0)
+        logits = engine.intervene(base_run, 1, BASE_POS, src_run.at(1, SRC_POS), module, read_positions=read)
+        logits.logsumexp(-1).sum().backward()
+        outs.append((logits.detach(), torch.cat([p.grad.reshape(-1) for p in module.parameters()])))
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-4, rtol=1e-4)
