@@ -48,6 +48,12 @@ def intervened_prefill(engine: InterchangeEngine, run: CachedRun, site: int, pos
     rows = torch.arange(len(batch), device=dev)
     hidden = run.states[site][:, start:width]
     hidden = hidden.index_put((rows, pos - start), fn(hidden[rows, pos - start], source.to(hidden.dtype)))
+    if site != engine.num_layers:
+        from harness.interventions.row_resume import resume_rows, row_windows, worth_it
+
+        if worth_it(engine, *row_windows(pos, last), extra=max_new_tokens):  # each row re-runs its own window
+            final, cache, mask = resume_rows(engine, run, site, pos, source, fn, last, return_cache=True)
+            return Prefilled(cache, mask, engine._head(final))
     if site == engine.num_layers:  # editing the last block's output changes no key/value
         final = engine.norm(hidden) if engine.norm is not None else hidden
         cache = DynamicCache(ddp_cache_data=[(k, v) for k, v in zip(run.keys, run.values)], config=config)

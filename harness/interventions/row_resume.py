@@ -26,20 +26,25 @@ def row_windows(pos: torch.Tensor, read: torch.Tensor) -> tuple[torch.Tensor, to
     return torch.minimum(pos, reads.min(1).values), torch.maximum(pos, reads.max(1).values) + 1
 
 
-def worth_it(engine: InterchangeEngine, start: torch.Tensor, stop: torch.Tensor) -> bool:
+def worth_it(engine: InterchangeEngine, start: torch.Tensor, stop: torch.Tensor, extra: int = 0) -> bool:
     """Whether per-row windows save positions, and the model allows them (a sliding window counts
-    cache columns, which the left padding would shift)."""
+    cache columns, which the left padding would shift; ``extra``: columns decoding will add)."""
     width = int((stop - start).max())
     if len(start) < 2 or width > 0.8 * (int(stop.max()) - int(start.min())):
         return False
     window = getattr(engine.model.config, "sliding_window", None)
-    return not (window and int(start.max()) + width > window)
+    return not (window and int(start.max()) + width + extra > window)
 
 
 def resume_rows(engine: InterchangeEngine, run: CachedRun, site: int, pos: torch.Tensor, source: torch.Tensor, fn,
-                read: torch.Tensor) -> torch.Tensor:
+                read: torch.Tensor, return_cache: bool = False):
     """Final-norm states at ``read`` ((B,) or (B, k) absolute positions) after ``fn`` replaced the
-    site-``site`` state at ``pos``; runs blocks above ``site`` on each row's own window only."""
+    site-``site`` state at ``pos``; runs blocks above ``site`` on each row's own window only.
+
+    With ``return_cache`` (generation: ``read`` is each row's last token) also the KV cache of
+    every layer over the row's positions ``0 .. e_i`` (left-padded prefix, then the window; the
+    blocks below the site keep their clean keys/values) and its mask, for the decode loop, whose
+    position ids count real columns only."""
     from transformers import DynamicCache
 
     from harness.whitebox.hooks import site_hooks
@@ -76,4 +81,15 @@ def resume_rows(engine: InterchangeEngine, run: CachedRun, site: int, pos: torch
         out = engine.layout.base(input_ids=ids, attention_mask=mask, position_ids=position_ids,
                                  past_key_values=cache, use_cache=cache is not None)
     final = out.last_hidden_state
-    return final[rows[:, None], read - start[:, None]] if read.ndim == 2 else final[rows, read - start]
+    states = final[rows[:, None], read - start[:, None]] if read.ndim == 2 else final[rows, read - start]
+    if not return_cache:
+        return states
+    layers = []
+    for i, (k, v) in enumerate(zip(run.keys, run.values)):
+        if i < site:  # skipped blocks: the prefix and window columns keep their clean keys/values
+            idx = src_cols[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])
+            old_k, old_v = (cache.layers[i].keys, cache.layers[i].values) if cache is not None else (k[:, :, :0], v[:, :, :0])
+            layers.append((torch.cat([old_k, k.gather(2, idx)], 2), torch.cat([old_v, v.gather(2, idx)], 2)))
+        else:
+            layers.append((out.past_key_values.layers[i].keys, out.past_key_values.layers[i].values))
+    return states, DynamicCache(ddp_cache_data=layers, config=engine.model.config), mask
