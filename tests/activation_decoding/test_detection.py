@@ -41,6 +41,25 @@ def test_question_bootstrap_is_seeded_and_brackets_the_estimate():
     assert a["auroc"] == pytest.approx(roc_auc_score(y, s))
 
 
+def test_bootstrap_interval_is_that_of_ranking_each_resample():
+    """The count-weighted statistic equals the AUROC of each concatenated resample, ranked
+    (sklearn's roc_auc_score here), under the same seeded draws, ties and one-class resamples."""
+    rng = np.random.default_rng(5)
+    groups = rng.integers(0, 9, 60)
+    y = ((groups < 1) & (rng.random(60) < 0.7)).astype(int)  # positives in one question only
+    s = np.round(rng.normal(size=60), 1)  # ties
+    got = bootstrap_auroc(s, y, groups, n_bootstrap=200, seed=7)
+    keys, index = np.unique(groups.astype(str), return_inverse=True)
+    draws = np.random.default_rng(7)
+    reps = []
+    for _ in range(200):
+        take = np.concatenate([np.flatnonzero(index == k) for k in draws.integers(0, len(keys), len(keys))])
+        if 0 < y[take].sum() < len(take):
+            reps.append(roc_auc_score(y[take], s[take]))
+    assert len(reps) < 200  # some resamples had one class only: they are left out, as here
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(tuple(np.percentile(reps, [2.5, 97.5])), abs=1e-12)
+
+
 def test_paired_difference_counts_and_intervals():
     a, b = [0.5, 0.7, 0.2, 0.9, 0.4], [0.4, 0.7, 0.3, 0.5, 0.1]
     p = paired_difference(a, b, n_bootstrap=500, seed=0)
