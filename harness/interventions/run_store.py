@@ -28,6 +28,38 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Default bound on stored bytes (~1,000 RAVEL prompts of 20 tokens on a 135M model).
 DEFAULT_MAX_BYTES = 1 << 30
+#: Shared leading tokens from which :meth:`RunStore.add` runs a prefix once for its group.
+MIN_SHARED = 4
+
+
+def shared_heads(seqs: Sequence[tuple[int, ...]], min_shared: int = MIN_SHARED) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """Groups of sequences with a common prefix of at least ``min_shared`` tokens (each keeps at
+    least one token of its own): ``{sequence: its group's prefix}``, for groups of two or more.
+
+    In sorted order, a sequence joins the current group while that saves more tokens than
+    starting anew: a group of m sharing L tokens saves (m - 1) * L."""
+    out: dict[tuple[int, ...], tuple[int, ...]] = {}
+    group: list[tuple[int, ...]] = []
+    head: tuple[int, ...] = ()
+
+    def close() -> None:
+        if len(group) >= 2 and len(head) >= min_shared:
+            out.update({k: head for k in group})
+
+    for k in sorted(seqs):
+        if group:
+            n = 0
+            limit = min(len(head), len(k) - 1)
+            while n < limit and head[n] == k[n]:
+                n += 1
+            if n >= min_shared and len(group) * n >= (len(group) - 1) * len(head):
+                group.append(k)
+                head = head[:n]
+                continue
+            close()
+        group, head = [k], k[: len(k) - 1]
+    close()
+    return out
 
 
 @dataclass
@@ -77,74 +109,124 @@ class RunStore:
             keep: bool = True) -> CachedRun:
         """The clean run of ``seqs`` (one right-padded batch, states at this store's sites only).
 
-        Stored sequences are assembled, the others computed through the engine's batching path;
-        with ``extends``, sequence ``i`` whose first ``extends[i]`` tokens are stored runs only
-        the columns after them. ``keep`` stores the newly computed sequences.
+        Stored sequences are assembled, the others computed (see :meth:`add`); with ``extends``,
+        sequence ``i`` whose first ``extends[i]`` tokens are stored runs only the columns after
+        them. ``keep`` stores the newly computed sequences.
         """
         keys = [tuple(int(t) for t in s) for s in seqs]
         fresh = list(dict.fromkeys(k for k in keys if k not in self._rows))
-        made: dict[tuple[int, ...], _Row] = {}
-        if fresh:
-            given = dict(zip(keys, extends)) if extends is not None else {}
-            heads = {k: k[: int(given[k])] for k in fresh if k in given}
-            longer = [k for k in fresh if 0 < len(heads.get(k, ())) < len(k) and heads[k] in self._rows]
-            plain = [k for k in fresh if k not in set(longer)]
-            if plain:
-                run = self.engine.run(TokenBatch.from_ids(plain, self.engine.pad_id), chunk_size=chunk_size, sites=self.sites)
-                made.update(zip(plain, self._split(run)))
-                self.computed_tokens += sum(len(k) for k in plain)
-            if longer:
-                from harness.models.batching import run_batched
-
-                longer.sort(key=lambda k: (len(heads[k]), len(k)))  # similar starts share a batch
-                extend = lambda part: self._split(self._extend(list(part), [heads[k] for k in part]))  # noqa: E731
-                if self.engine.sizer is not None:
-                    rows = run_batched(longer, self.engine.sizer, extend, default=chunk_size)
-                else:
-                    rows = [r for lo in range(0, len(longer), chunk_size) for r in extend(longer[lo: lo + chunk_size])]
-                made.update(zip(longer, rows))
+        heads: dict[tuple[int, ...], tuple[int, ...]] = {}
+        if extends is not None:
+            for k, n in zip(keys, extends):
+                if k in fresh and 0 < int(n) < len(k) and k[: int(n)] in self._rows:
+                    heads[k] = k[: int(n)]
         for k in keys:
             if k in self._rows:
                 self._rows.move_to_end(k)
                 self.reused_tokens += len(k)
+        made = self._compute(fresh, heads, chunk_size) if fresh else {}
         run = self._assemble([made[k] if k in made else self._rows[k] for k in keys], keys)
         if keep:
             for k, row in made.items():
                 self._put(k, row)
         return run
 
-    def _extend(self, seqs: list[tuple[int, ...]], heads: list[tuple[int, ...]]) -> CachedRun:
-        """Runs of ``seqs`` whose ``heads`` are stored: only columns from the shortest head on."""
+    def add(self, seqs: Sequence[Sequence[int]], chunk_size: int = 64) -> None:
+        """Run and store ``seqs`` ahead of the calls that will ask for them (nothing assembled).
+        Sequences that share a first ``MIN_SHARED`` tokens or more (a template's words before
+        its entity) run that prefix once and extend it."""
+        fresh = list(dict.fromkeys(tuple(int(t) for t in s) for s in seqs))
+        fresh = [k for k in fresh if k not in self._rows]
+        if not fresh:
+            return
+        shared = shared_heads(fresh, MIN_SHARED)
+        tops = [h for h in dict.fromkeys(shared.values()) if h not in self._rows]
+        if tops:
+            for k, row in self._compute(tops, {}, chunk_size).items():
+                self._put(k, row)
+        heads = {k: h for k, h in shared.items() if h in self._rows}
+        for k, row in self._compute(fresh, heads, chunk_size).items():
+            self._put(k, row)
+
+    def _compute(self, fresh: list[tuple[int, ...]], heads: dict[tuple[int, ...], tuple[int, ...]],
+                 chunk_size: int) -> dict[tuple[int, ...], _Row]:
+        """Rows of ``fresh``: those in ``heads`` extend their stored head, the others run whole
+        through the engine's batching path."""
+        made: dict[tuple[int, ...], _Row] = {}
+        longer = [k for k in fresh if k in heads]
+        plain = [k for k in fresh if k not in heads]
+        if plain:
+            run = self.engine.run(TokenBatch.from_ids(plain, self.engine.pad_id), chunk_size=chunk_size, sites=self.sites)
+            made.update(zip(plain, self._split(run)))
+            self.computed_tokens += sum(len(k) for k in plain)
+        if longer:
+            from harness.models.batching import run_batched
+
+            longer.sort(key=lambda k: (len(heads[k]), len(k)))  # similar starts share a batch
+            extend = lambda part: self._extend(list(part), [heads[k] for k in part])  # noqa: E731
+            if self.engine.sizer is not None:
+                rows = run_batched(longer, self.engine.sizer, extend, default=chunk_size)
+            else:
+                rows = [r for lo in range(0, len(longer), chunk_size) for r in extend(longer[lo: lo + chunk_size])]
+            made.update(zip(longer, rows))
+        return made
+
+    def _extend(self, seqs: list[tuple[int, ...]], heads: list[tuple[int, ...]]) -> list[_Row]:
+        """Rows of ``seqs`` whose ``heads`` are stored: each runs only its own new columns.
+
+        Row ``i``'s stored head (``H_i`` columns) is laid out left-padded to the longest head,
+        its new tokens left-aligned after it, with position ids ``H_i, H_i + 1, ...``: the
+        attention each new token sees is that of the whole sequence's run."""
         from transformers import DynamicCache
 
         from harness.whitebox.hooks import site_hooks
 
         eng = self.engine
-        start = min(len(h) for h in heads)
-        prefix = self._assemble([self._rows[h] for h in heads], heads)
-        batch = TokenBatch.from_ids(seqs, eng.pad_id)
         dev = eng.device
-        past = [(k[:, :, :start], v[:, :, :start]) for k, v in zip(prefix.keys, prefix.values)]
-        width = batch.input_ids.shape[1]
-        position_ids = torch.arange(start, width, device=dev)[None].expand(len(batch), -1)
+        old = [self._rows[h] for h in heads]
+        hl = torch.tensor([len(h) for h in heads], device=dev)
+        n = torch.tensor([len(k) - len(h) for k, h in zip(seqs, heads)], device=dev)
+        prefix, width = int(hl.max()), int(n.max())
+        window = getattr(eng.model.config, "sliding_window", None)
+        if window and prefix + width > window:  # the window counts columns: padding would shift it
+            run = eng.run(TokenBatch.from_ids(seqs, eng.pad_id), chunk_size=len(seqs), sites=self.sites)
+            self.computed_tokens += sum(map(len, seqs))
+            return self._split(run)
+        B = len(seqs)
+        ids = torch.full((B, width), eng.pad_id, dtype=torch.long)
+        for i, (k, h) in enumerate(zip(seqs, heads)):
+            ids[i, : len(k) - len(h)] = torch.tensor(k[len(h):])
+        cols = torch.arange(width, device=dev)
+        real_new = (cols[None] < n[:, None]).long()
+        real_old = (torch.arange(prefix, device=dev)[None] >= (prefix - hl)[:, None]).long()
+        past = []
+        for li in range(len(old[0].keys)):
+            ref = old[0].keys[li]
+            keys = ref.new_zeros((B, ref.shape[0], prefix, ref.shape[2]))
+            values = torch.zeros_like(keys)
+            for i, r in enumerate(old):
+                keys[i, :, prefix - r.keys[li].shape[1]:] = r.keys[li]
+                values[i, :, prefix - r.values[li].shape[1]:] = r.values[li]
+            past.append((keys, values))
         with torch.no_grad(), site_hooks(eng.layout, read=self.sites) as states:
             out = eng.layout.base(
-                input_ids=batch.input_ids[:, start:].to(dev), attention_mask=batch.attention_mask.to(dev),
-                position_ids=position_ids, past_key_values=DynamicCache(ddp_cache_data=past, config=eng.model.config),
-                use_cache=True,
+                input_ids=ids.to(dev), attention_mask=torch.cat([real_old, real_new], 1),
+                position_ids=hl[:, None] + cols[None], use_cache=True,
+                past_key_values=DynamicCache(ddp_cache_data=past, config=eng.model.config),
             )
-        if any(layer.keys.shape[2] != width for layer in out.past_key_values.layers):
-            raise NotImplementedError("inputs longer than a sliding attention window are not supported by the cached engine")
-        self.computed_tokens += sum(len(s) - start for s in seqs)
-        self.reused_tokens += start * len(seqs)
-        kept = {s: torch.cat([prefix.states[s][:, :start], states[s]], 1) for s in self.sites}
-        return CachedRun(
-            batch=batch,
-            states=[kept[s] if s in kept else prefix.states[s][:, :0] for s in range(eng.num_sites)],
-            keys=[layer.keys for layer in out.past_key_values.layers],
-            values=[layer.values for layer in out.past_key_values.layers],
-            final=torch.cat([prefix.final[:, :start], out.last_hidden_state], 1),
-        )
+        self.computed_tokens += int(n.sum())
+        self.reused_tokens += int(hl.sum())
+        layers = out.past_key_values.layers
+        rows = []
+        for i, r in enumerate(old):
+            m = int(n[i])
+            rows.append(_Row(
+                states={s: torch.cat([r.states[s], states[s][i, :m]]) for s in self.sites},
+                keys=[torch.cat([r.keys[li], layer.keys[i, :, prefix: prefix + m]], 1) for li, layer in enumerate(layers)],
+                values=[torch.cat([r.values[li], layer.values[i, :, prefix: prefix + m]], 1) for li, layer in enumerate(layers)],
+                final=torch.cat([r.final, out.last_hidden_state[i, :m]]),
+            ))
+        return rows
 
     # -- rows ------------------------------------------------------------------------------
     def _split(self, run: CachedRun) -> list[_Row]:

@@ -154,8 +154,11 @@ class RavelRunner:
 
     def complete(self, texts: Sequence[str], budgets: Sequence[int] | None = None) -> list[Completion]:
         """Clean greedy outputs of plain texts (instance building), ``budgets`` new tokens each
-        (default: the cap)."""
-        return self.generate([self.adapter.tok_encode(t) for t in texts], max_new_tokens=budgets)
+        (default: the cap). All prompts are run into the store first, together, so those that
+        share a template's leading words run them once."""
+        prompts = [self.adapter.tok_encode(t) for t in texts]
+        self.store.add(prompts, chunk_size=self.batch_size)
+        return self.generate(prompts, max_new_tokens=budgets)
 
     def intervened(self, fn: InterchangeFn, examples: Sequence[RavelExample], max_new_tokens: int | None = None) -> list[Completion]:
         ids, pos = self.encode([e.input for e in examples], [e.entity_span for e in examples])

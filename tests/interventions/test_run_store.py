@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from harness.interventions import InterchangeEngine, TokenBatch
-from harness.interventions.run_store import RunStore
+from harness.interventions.run_store import RunStore, shared_heads
 from test_engine import ARCHS, make_model
 
 SITE = 2
@@ -76,3 +76,27 @@ def test_the_store_keeps_at_most_max_bytes_dropping_the_least_recently_used():
     assert store._nbytes <= 2 * one_row
     assert prompts[0] in store and prompts[2] in store and prompts[1] not in store
     assert store.state(prompts[0], SITE, 3) is not None and store.state(prompts[1], SITE, 3) is None
+
+
+def test_shared_heads_group_sequences_while_sharing_saves_tokens():
+    seqs = [(1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5, 7), (1, 2, 3, 4, 9, 9, 9), (1, 2, 3, 9, 9), (8, 8, 8, 8, 8)]
+    assert shared_heads(seqs, 4) == {seqs[0]: (1, 2, 3, 4), seqs[1]: (1, 2, 3, 4), seqs[2]: (1, 2, 3, 4)}
+    assert shared_heads([(1, 2, 3, 4, 5)], 4) == {}  # a group of one shares nothing
+    assert shared_heads([(1, 2, 3, 4), (1, 2, 3, 4, 5)], 4) == {}  # every sequence keeps a token of its own
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_added_sequences_with_a_shared_prefix_equal_fresh_runs(arch):
+    """Prompts of one template (shared leading words, then different entities) run the shared
+    words once; every prompt's stored run equals its own fresh one."""
+    engine = InterchangeEngine(make_model(arch))
+    store = RunStore(engine, [SITE])
+    template, other = _seqs([6], seed=5)[0], _seqs([5], seed=6)[0]
+    tails = _seqs([2, 4, 1, 3], seed=7)
+    prompts = [template + t for t in tails] + [other + tails[0], other + tails[1]] + _seqs([7], seed=8)
+    store.add(prompts, chunk_size=3)
+    assert all(p in store for p in prompts)
+    assert store.computed_tokens < sum(map(len, prompts)) - len(template)  # the shared words ran once
+    before = store.computed_tokens
+    _assert_same(store.run(prompts), engine.run(TokenBatch.from_ids(prompts), sites=[SITE]), prompts, [SITE])
+    assert store.computed_tokens == before
