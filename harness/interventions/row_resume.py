@@ -63,16 +63,16 @@ def resume_rows(engine: InterchangeEngine, run: CachedRun, site: int, pos: torch
     ids = run.batch.input_ids.to(dev)[rows[:, None], src_cols]
     real_new = (cols[None] < n[:, None]).long()
     cache = None
+    past: list[tuple[torch.Tensor, torch.Tensor]] = []
     if prefix > 0:
         pcols = torch.arange(prefix, device=dev)
         take = (start[:, None] - prefix + pcols[None])  # row i's column j holds position j - (prefix - s_i)
         real_old = (take >= 0).long()
         take = take.clamp(min=0)
-        layers = []
         for k, v in zip(run.keys, run.values):
             idx = take[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])
-            layers.append((k.gather(2, idx) * real_old[:, None, :, None], v.gather(2, idx) * real_old[:, None, :, None]))
-        cache = DynamicCache(ddp_cache_data=layers, config=engine.model.config)
+            past.append((k.gather(2, idx) * real_old[:, None, :, None], v.gather(2, idx) * real_old[:, None, :, None]))
+        cache = DynamicCache(ddp_cache_data=past, config=engine.model.config)
         mask = torch.cat([real_old, real_new], 1)
     else:
         mask = real_new
@@ -84,12 +84,14 @@ def resume_rows(engine: InterchangeEngine, run: CachedRun, site: int, pos: torch
     states = final[rows[:, None], read - start[:, None]] if read.ndim == 2 else final[rows, read - start]
     if not return_cache:
         return states
+    from harness.whitebox.prefix_store import cache_layers
+
     layers = []
-    for i, (k, v) in enumerate(zip(run.keys, run.values)):
+    for i, ((k, v), new) in enumerate(zip(zip(run.keys, run.values), cache_layers(out.past_key_values))):
         if i < site:  # skipped blocks: the prefix and window columns keep their clean keys/values
             idx = src_cols[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])
-            old_k, old_v = (cache.layers[i].keys, cache.layers[i].values) if cache is not None else (k[:, :, :0], v[:, :, :0])
+            old_k, old_v = past[i] if past else (k[:, :, :0], v[:, :, :0])
             layers.append((torch.cat([old_k, k.gather(2, idx)], 2), torch.cat([old_v, v.gather(2, idx)], 2)))
         else:
-            layers.append((out.past_key_values.layers[i].keys, out.past_key_values.layers[i].values))
+            layers.append(new)
     return states, DynamicCache(ddp_cache_data=layers, config=engine.model.config), mask
