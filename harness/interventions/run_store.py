@@ -109,16 +109,17 @@ class RunStore:
             keep: bool = True) -> CachedRun:
         """The clean run of ``seqs`` (one right-padded batch, states at this store's sites only).
 
-        Stored sequences are assembled, the others computed (see :meth:`add`); with ``extends``,
+        Stored sequences are assembled, the others run through the engine; with ``extends``,
         sequence ``i`` whose first ``extends[i]`` tokens are stored runs only the columns after
         them. ``keep`` stores the newly computed sequences.
         """
         keys = [tuple(int(t) for t in s) for s in seqs]
         fresh = list(dict.fromkeys(k for k in keys if k not in self._rows))
+        new = set(fresh)
         heads: dict[tuple[int, ...], tuple[int, ...]] = {}
         if extends is not None:
             for k, n in zip(keys, extends):
-                if k in fresh and 0 < int(n) < len(k) and k[: int(n)] in self._rows:
+                if k in new and 0 < int(n) < len(k) and k[: int(n)] in self._rows:
                     heads[k] = k[: int(n)]
         for k in keys:
             if k in self._rows:
@@ -154,7 +155,7 @@ class RunStore:
         through the engine's batching path."""
         made: dict[tuple[int, ...], _Row] = {}
         longer = [k for k in fresh if k in heads]
-        plain = [k for k in fresh if k not in heads]
+        plain = sorted((k for k in fresh if k not in heads), key=len)  # similar lengths share a batch
         if plain:
             run = self.engine.run(TokenBatch.from_ids(plain, self.engine.pad_id), chunk_size=chunk_size, sites=self.sites)
             made.update(zip(plain, self._split(run)))
